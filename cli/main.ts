@@ -1,0 +1,76 @@
+/**
+ * The `stack` command: parses arguments, runs one command, prints user errors without a
+ * stack trace. Commands are imported on demand so `stack config` does not pay for ink.
+ */
+import { readFileSync } from 'node:fs';
+import { isUserError, StackError } from '../engine/errors.js';
+import { parseOptions, splitCommand } from './args.js';
+import { GLOBAL_OPTIONS, type Command, type CommandContext } from './command.js';
+import { commandHelp, mainHelp } from './help.js';
+
+const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  config: {
+    summary: 'Validate the stack file(s) and print the normalized model',
+    load: async () => (await import('./commands/config.js')).configCommand,
+  },
+};
+
+export async function main(argv: readonly string[], ctxBase: Omit<CommandContext, 'global'>): Promise<number> {
+  let debug = argv.includes('--debug') || ctxBase.env.STACK_DEBUG === '1';
+  try {
+    const split = splitCommand(argv);
+    const global = parseOptions(split.global, GLOBAL_OPTIONS, '');
+    debug ||= global.values.debug === true;
+    if (split.command === undefined) {
+      if (split.global.includes('--version') || split.global.includes('-v')) return printVersion(ctxBase);
+      ctxBase.stdout(mainHelp(commandList()));
+      return global.values.help ? 0 : 2;
+    }
+    if (split.command === 'help') {
+      const topic = split.rest[0];
+      ctxBase.stdout(topic && COMMANDS[topic] ? commandHelp(await COMMANDS[topic].load()) : mainHelp(commandList()));
+      return 0;
+    }
+    if (split.command === 'version') return printVersion(ctxBase);
+    const entry = COMMANDS[split.command];
+    if (!entry) {
+      throw new StackError(`unknown command "${split.command}"`, { hint: `commands: ${Object.keys(COMMANDS).join(', ')}; run \`stack --help\`` });
+    }
+    const command = await entry.load();
+    const parsed = parseOptions(split.rest, [...command.options, ...GLOBAL_OPTIONS], command.name);
+    const { values } = parsed;
+    debug ||= values.debug === true;
+    if (values.help || global.values.help) {
+      ctxBase.stdout(commandHelp(command));
+      return 0;
+    }
+    // global options given after the command add to those given before it
+    const merged = { ...global.values };
+    for (const o of GLOBAL_OPTIONS) {
+      const v = values[o.name];
+      if (v === undefined) continue;
+      merged[o.name] = o.multiple ? [...((merged[o.name] as string[] | undefined) ?? []), ...(v as string[])] : v;
+    }
+    return await command.run({ ...ctxBase, global: merged }, values, parsed.positionals);
+  } catch (e) {
+    if (isUserError(e)) {
+      const text = e.format();
+      ctxBase.stderr(`${text.split('\n').map((l, i) => (i === 0 || !l.startsWith('  ') ? `error: ${l}` : l)).join('\n')}\n`);
+      if (debug && e.stack) ctxBase.stderr(`${e.stack}\n`);
+      return 1;
+    }
+    const err = e as Error;
+    ctxBase.stderr(`internal error: ${err.message}\n${debug ? `${err.stack}\n` : 'run again with --debug for details, and report it\n'}`);
+    return 70;
+  }
+}
+
+function commandList(): { name: string; summary: string }[] {
+  return Object.entries(COMMANDS).map(([name, c]) => ({ name, summary: c.summary }));
+}
+
+function printVersion(ctx: Omit<CommandContext, 'global'>): number {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  ctx.stdout(`stack ${pkg.version}\n`);
+  return 0;
+}

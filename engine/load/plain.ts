@@ -1,0 +1,16 @@
+/** The loader's data tree: plain objects, arrays and scalars, as parsed from YAML. */
+
+export type PlainMap = Record<string, unknown>;
+
+export function isMap(v: unknown): v is PlainMap {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && Object.getPrototypeOf(v) === Object.prototype;
+}
+
+/** Assigns without letting a `__proto__` key reach the prototype. */
+export function setKey(obj: PlainMap, key: string, value: unknown): void {
+  if (key === '__proto__') {
+    Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+  } else {
+    obj[key] = value;
+  }
+}
