@@ -4,24 +4,28 @@
  * in plain words, at the node's file:line:col. rewrite() does that translation.
  */
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import { StackError } from '../errors.js';
 import { locate, type PathSegment } from '../load/source-map.js';
 import { suggest } from './suggest.js';
 
-const SCHEMA_FILE = fileURLToPath(new URL('../../../schemas/compose.schema.json', import.meta.url));
+/**
+ * The validator is compiled from the schema at build time (scripts/compile-schema.mjs)
+ * into dist/schemas/compose-validator.cjs: compiling at run time would cost every command
+ * tens of milliseconds.
+ */
+const VALIDATOR_MODULE = '../../schemas/compose-validator.cjs';
 
 let compiled: ValidateFunction | undefined;
 
 function validator(): ValidateFunction {
-  if (!compiled) {
-    const schema = JSON.parse(readFileSync(SCHEMA_FILE, 'utf8')) as object;
-    const ajv = new Ajv({ allErrors: true, allowUnionTypes: true, verbose: true, strict: true, validateFormats: false });
-    compiled = ajv.compile(schema);
-  }
+  compiled ??= createRequire(import.meta.url)(VALIDATOR_MODULE) as ValidateFunction;
   return compiled;
 }
+
+export const SCHEMA_FILE = fileURLToPath(new URL('../../../schemas/compose.schema.json', import.meta.url));
 
 export function loadSchema(): Record<string, unknown> {
   return JSON.parse(readFileSync(SCHEMA_FILE, 'utf8')) as Record<string, unknown>;
@@ -74,6 +78,14 @@ function pickCauses(errors: readonly ErrorObject[]): Issue[] {
     const p = alt.instancePath;
     const inside = pool.filter((e) => e.instancePath === p || e.instancePath.startsWith(`${p}/`));
     if (inside.length === 0) continue;
+    const required = inside.filter((e) => e.keyword === 'required' && e.instancePath === p);
+    if (required.length === inside.length && required.length > 1) {
+      // every branch wants a different key: say which keys would do
+      pool = pool.filter((e) => !inside.includes(e));
+      const keys = [...new Set(required.map((e) => String(e.params.missingProperty)))];
+      merged.push({ path: toPath(p), message: `needs one of the keys ${keys.join(', ')}` });
+      continue;
+    }
     const shallow = (e: ErrorObject) => e.instancePath === p && (e.keyword === 'type' || e.keyword === 'const');
     const specific = inside.filter((e) => !shallow(e));
     if (specific.length > 0) {
@@ -116,8 +128,12 @@ function describe(e: ErrorObject): Issue {
         hint: suggestion ? `did you mean "${suggestion}"?` : `allowed keys here: ${known.join(', ')}; custom keys must start with "x-"`,
       };
     }
-    case 'type':
+    case 'type': {
+      if (/duration/.test(e.schemaPath)) return { path, message: `must be a duration written as text, like "30s" or "1m30s"` };
+      const parent = (e.parentSchema ?? {}) as { enum?: unknown[] };
+      if (parent.enum) return { path, message: `must be one of ${parent.enum.map(String).join(', ')}` };
       return { path, message: `must be ${joinAlternatives(String(params.type).split(',').map(typeName))}` };
+    }
     case 'enum': {
       const allowed = (params.allowedValues as unknown[]).map(String);
       const suggestion = typeof e.data === 'string' ? suggest(e.data, allowed) : undefined;
