@@ -59,9 +59,10 @@ export class DependencyGraph {
     const graph = new DependencyGraph(names, edges);
     const cycle = graph.findCycle();
     if (cycle) {
-      const first = graph.out.get(cycle[0]!)!.find((e) => e.to === cycle[1]);
+      // point at the dependency that closes the circle
+      const closing = graph.out.get(cycle[cycle.length - 2]!)!.find((e) => e.to === cycle[cycle.length - 1]);
       throw new StackError(`dependency cycle: ${cycle.join(' -> ')}`, {
-        location: first && locateEdge?.(first),
+        location: closing && locateEdge?.(closing),
         hint: 'services cannot depend on each other in a circle: remove one of these dependencies',
       });
     }

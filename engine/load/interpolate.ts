@@ -73,7 +73,7 @@ const toFloat: Cast = (s) => (/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(s.t
 /** Fields typed boolean, integer or number in the schema; strings there are cast. */
 export const CASTS = new PathTable<Cast>({
   'services.*.cpu_count': toInt,
-  'services.*.cpu_percent': toFloat,
+  'services.*.cpu_percent': toInt,
   'services.*.cpu_period': toInt,
   'services.*.cpu_quota': toInt,
   'services.*.cpu_rt_period': toInt,
@@ -126,7 +126,16 @@ export const CASTS = new PathTable<Cast>({
   'volumes.*.external': toBool,
   'secrets.*.external': toBool,
   'configs.*.external': toBool,
-  'include.*.required': toBool,
+  'services.*.env_file.*.required': toBool,
+  'services.*.blkio_config.weight': toInt,
+  'services.*.blkio_config.weight_device.*.weight': toInt,
+  'services.*.build.ulimits.*': toInt,
+  'services.*.build.ulimits.*.soft': toInt,
+  'services.*.build.ulimits.*.hard': toInt,
+  'services.*.post_start.*.privileged': toBool,
+  'services.*.pre_stop.*.privileged': toBool,
+  'services.*.deploy.resources.reservations.generic_resources.*.discrete_resource_spec.value': toInt,
+  'models.*.context_size': toInt,
 });
 
 function castAt(path: PathSegment[], value: string): unknown {
