@@ -18,11 +18,11 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
 export async function main(argv: readonly string[], ctxBase: Omit<CommandContext, 'global'>): Promise<number> {
   let debug = argv.includes('--debug') || ctxBase.env.STACK_DEBUG === '1';
   try {
+    if (argv[0] === '--version' || argv[0] === '-v') return printVersion(ctxBase);
     const split = splitCommand(argv);
     const global = parseOptions(split.global, GLOBAL_OPTIONS, '');
     debug ||= global.values.debug === true;
     if (split.command === undefined) {
-      if (split.global.includes('--version') || split.global.includes('-v')) return printVersion(ctxBase);
       ctxBase.stdout(mainHelp(commandList()));
       return global.values.help ? 0 : 2;
     }

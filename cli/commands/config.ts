@@ -64,7 +64,9 @@ export const configCommand: Command = {
     if (options.networks) return lines(Object.keys(project.networks).sort());
     if (allProfiles) return lines(new Set(Object.values(project.services).flatMap((s) => s.profiles).sort()));
     if (options.images) {
-      return lines(Object.values(project.services).map((s) => s.image ?? `${project.name}-${s.name}`));
+      const names = Object.keys(project.services).sort();
+      // a service built without an image name gets compose's default, <project>-<service>
+      return lines(names.map((n) => project.services[n]!.image ?? `${project.name}-${n}`));
     }
     const doc = toComposeDocument(project);
     const text = format === 'json' ? `${JSON.stringify(doc, null, 2)}\n` : stringify(doc, { lineWidth: 0, aliasDuplicateObjects: false });
