@@ -253,3 +253,46 @@ describe('normalization', () => {
     assert.match(errs[2]!.message, /must be absolute/);
   });
 });
+
+describe('include', () => {
+  test('an included project brings its services, with its own directory and .env', () => {
+    const dir = tmpProject({
+      'compose.yaml': 'include:\n  - db/compose.yaml\nservices:\n  web:\n    image: web\n    depends_on: [db]\n',
+      'db/compose.yaml': 'services:\n  db:\n    image: "postgres:${PG:-15}"\n    volumes: [./init:/docker-entrypoint-initdb.d, data:/var/lib/postgresql/data]\nvolumes:\n  data:\n',
+      'db/.env': 'PG=16\n',
+    });
+    const { project, graph } = load(dir);
+    assert.deepEqual(Object.keys(project.services).sort(), ['db', 'web']);
+    assert.equal(project.services.db!.image, 'postgres:16');
+    assert.equal(project.services.db!.volumes[0]!.source, path.join(dir, 'db/init'));
+    assert.equal(project.volumes.data!.name, 'proj_data');
+    assert.deepEqual(graph.levels(), [['db'], ['web']]);
+  });
+
+  test('the including environment wins over the included .env; env_file replaces it', () => {
+    const dir = tmpProject({
+      'compose.yaml': 'include:\n  - path: lib/compose.yaml\n    env_file: lib.env\nservices: {}\n',
+      'lib/compose.yaml': 'services:\n  s:\n    image: "img:${V}-${W:-w}"\n',
+      'lib/.env': 'V=from-dotenv\n',
+      'lib.env': 'V=from-envfile\nW=ww\n',
+    });
+    assert.equal(load(dir).project.services.s!.image, 'img:from-envfile-ww');
+    assert.equal(load(dir, { env: { V: 'process' } }).project.services.s!.image, 'img:process-ww');
+  });
+
+  test('a conflicting definition and a cycle are errors at the include', () => {
+    const conflict = tmpProject({
+      'compose.yaml': 'include: [other.yaml]\nservices:\n  s:\n    image: mine\n',
+      'other.yaml': 'services:\n  s:\n    image: theirs\n',
+    });
+    const [e] = userErrors(() => load(conflict));
+    assert.match(e!.message, /services\.s is defined both here and in the included other\.yaml/);
+    assert.deepEqual(e!.location, { file: 'compose.yaml', line: 3, col: 3 });
+    const cycle = tmpProject({ 'compose.yaml': 'include: [a.yaml]\nservices: {}\n', 'a.yaml': 'include: [compose.yaml]\nservices: {}\n' });
+    assert.match(userErrors(() => load(cycle))[0]!.message, /include cycle: compose\.yaml -> a\.yaml -> compose\.yaml/);
+    const missing = tmpProject({ 'compose.yaml': 'include:\n  - nope.yaml\nservices: {}\n' });
+    const [m] = userErrors(() => load(missing));
+    assert.match(m!.message, /included file .*nope\.yaml not found/);
+    assert.deepEqual(m!.location, { file: 'compose.yaml', line: 2, col: 5 });
+  });
+});

@@ -18,7 +18,7 @@ import { parseDotenv } from './dotenv.js';
 import { applyExtends } from './extends.js';
 import { interpolateTree } from './interpolate.js';
 import { mergeValues } from './merge.js';
-import { resolveFileSources, resolveServicePaths } from './paths.js';
+import { resolveFileSources, resolvePath, resolveServicePaths } from './paths.js';
 import { isMap, type PlainMap } from './plain.js';
 import { locate } from './source-map.js';
 import { substitute, TemplateError, type Lookup } from './template.js';
@@ -69,69 +69,13 @@ export function loadProject(options: LoadOptions = {}): LoadedProject {
     : files[0] === '-' ? cwd : path.dirname(files[0]!);
 
   const environment = loadEnvironment(projectDir, cwd, options.envFiles, processEnv);
-  const lookup: Lookup = (name) => environment[name];
-  const interpolate = options.interpolate !== false;
-
-  const display = (f: string) => (f === '-' ? '(stdin)' : displayPath(cwd, f));
-  const readSource = (f: string): string => {
-    if (f === '-') return options.readStdin ? options.readStdin() : readFileSync(0, 'utf8');
-    return readFileSync(f, 'utf8');
-  };
-  const documents = files.flatMap((f) => parseStackYaml(readSource(f), display(f)).map((d) => ({ ...d, abs: f })));
-
-  const name = projectName(options, environment, documents, projectDir, interpolate ? lookup : undefined);
+  const session = new Session(cwd, options, errors, warnings);
+  const documents = files.flatMap((f) => session.parse(f));
+  const name = projectName(options, environment, documents, projectDir, session.interpolate ? (n) => environment[n] : undefined);
   environment.COMPOSE_PROJECT_NAME = name;
 
-  // other files reached through `extends: {file}`, each read once
-  const extendCache = new Map<string, { root: PlainMap; services: PlainMap }>();
-  const loadServices = (file: string) => {
-    const cached = extendCache.get(file);
-    if (cached) return cached;
-    if (!existsSync(file)) {
-      throw new StackError(`extends: file ${file} not found`, { kind: 'not-found', hint: 'the path is relative to the file that declares `extends`' });
-    }
-    const docs = parseStackYaml(readFileSync(file, 'utf8'), display(file));
-    let root: PlainMap = {};
-    for (const d of docs) {
-      prepareDocument(d.data, path.dirname(file));
-      root = mergeValues(root, d.data, []) as PlainMap;
-    }
-    const entry = { root, services: isMap(root.services) ? root.services : {} };
-    extendCache.set(file, entry);
-    return entry;
-  };
-  const prepareDocument = (data: PlainMap, baseDir: string) => {
-    if (interpolate) {
-      const { missing } = interpolateTree(data, lookup, errors);
-      for (const m of missing) warnings.push(`the "${m}" variable is not set; using an empty string`);
-    }
-    for (const section of SECTIONS) {
-      const entries = data[section];
-      if (!isMap(entries)) continue;
-      for (const [k, v] of Object.entries(entries)) if (v === null) entries[k] = {};
-    }
-    if (isMap(data.services)) for (const svc of Object.values(data.services)) if (isMap(svc)) resolveServicePaths(svc, baseDir);
-    resolveFileSources(data.secrets, baseDir);
-    resolveFileSources(data.configs, baseDir);
-  };
-
-  let merged: PlainMap = {};
-  let sawVersion = false;
-  for (const doc of documents) {
-    const data = doc.data;
-    if ('version' in data) sawVersion = true;
-    delete data.version;
-    delete data.name;
-    prepareDocument(data, projectDir);
-    if (isMap(data.services)) {
-      applyExtends({ file: doc.abs, root: data, services: data.services }, { loadServices, errors });
-    }
-    merged = mergeValues(merged, data, []) as PlainMap;
-  }
-  if (sawVersion) warnings.push('the top-level `version` is obsolete and ignored');
-  if (isMap(merged.include)) {
-    errors.add(new StackError('`include` is not supported yet', { location: locate(merged, ['include'], { key: true }), kind: 'unsupported', hint: 'merge the files with -f instead' }));
-  }
+  const merged = session.loadTree(documents, projectDir, environment, []);
+  if (session.sawVersion) warnings.push('the top-level `version` is obsolete and ignored');
 
   for (const e of validateSchema(merged)) errors.add(e);
   errors.throwIfAny();
@@ -142,7 +86,7 @@ export function loadProject(options: LoadOptions = {}): LoadedProject {
 
   const disabled = applyProfiles(merged, activeProfiles(options, environment), options.services ?? []);
   const project = normalizeProject(
-    { name, workingDir: projectDir, configFiles: files, data: merged, environment, lookup, disabled: [...disabled.keys()] },
+    { name, workingDir: projectDir, configFiles: files, data: merged, environment, lookup: (n) => environment[n], disabled: [...disabled.keys()] },
     errors,
   );
   checkReferences(project, { root: merged, disabled, errors, warnings });
@@ -151,7 +95,136 @@ export function loadProject(options: LoadOptions = {}): LoadedProject {
   const graph = DependencyGraph.fromProject(project, (e: Edge) =>
     locate(merged, e.kind === 'depends_on' ? ['services', e.from, 'depends_on', e.to] : ['services', e.from, e.kind], { key: true }),
   );
-  return { project, graph, warnings };
+  return { project, graph, warnings: [...new Set(warnings)] };
+}
+
+type Located = SourceDocument & { abs: string };
+
+/**
+ * State shared by the main files and everything they reach through `include` and
+ * `extends`: the error list, warnings, and the files already read.
+ */
+class Session {
+  readonly interpolate: boolean;
+  sawVersion = false;
+  private readonly extendCache = new Map<string, { root: PlainMap; services: PlainMap }>();
+
+  constructor(
+    private readonly cwd: string,
+    private readonly options: LoadOptions,
+    private readonly errors: ErrorList,
+    private readonly warnings: string[],
+  ) {
+    this.interpolate = options.interpolate !== false;
+  }
+
+  parse(file: string): Located[] {
+    const text = file === '-' ? (this.options.readStdin ? this.options.readStdin() : readFileSync(0, 'utf8')) : readFileSync(file, 'utf8');
+    return parseStackYaml(text, this.display(file)).map((d) => ({ ...d, abs: file }));
+  }
+
+  display(file: string): string {
+    return file === '-' ? '(stdin)' : displayPath(this.cwd, file);
+  }
+
+  /** Interpolates, resolves paths, applies `include` and `extends`, and merges the documents in order. */
+  loadTree(documents: readonly Located[], projectDir: string, environment: StringMap, chain: readonly string[]): PlainMap {
+    const lookup: Lookup = (n) => environment[n];
+    let merged: PlainMap = {};
+    for (const doc of documents) {
+      const data = doc.data;
+      if ('version' in data) this.sawVersion = true;
+      delete data.version;
+      delete data.name;
+      this.prepare(data, projectDir, lookup);
+      if (data.include !== undefined) this.applyInclude(doc, projectDir, environment, [...chain, doc.abs]);
+      if (isMap(data.services)) {
+        const loadServices = (file: string) => this.extendedFile(file, lookup);
+        applyExtends({ file: doc.abs, root: data, services: data.services }, { loadServices, errors: this.errors });
+      }
+      merged = mergeValues(merged, data, []) as PlainMap;
+    }
+    return merged;
+  }
+
+  private prepare(data: PlainMap, baseDir: string, lookup: Lookup): void {
+    if (this.interpolate) {
+      const { missing } = interpolateTree(data, lookup, this.errors);
+      for (const m of missing) this.warnings.push(`the "${m}" variable is not set; using an empty string`);
+    }
+    for (const section of SECTIONS) {
+      const entries = data[section];
+      if (!isMap(entries)) continue;
+      for (const [k, v] of Object.entries(entries)) if (v === null) entries[k] = {};
+    }
+    if (isMap(data.services)) for (const svc of Object.values(data.services)) if (isMap(svc)) resolveServicePaths(svc, baseDir);
+    resolveFileSources(data.secrets, baseDir);
+    resolveFileSources(data.configs, baseDir);
+  }
+
+  /** A file reached through `extends: {file}`, read once, its paths relative to its own directory. */
+  private extendedFile(file: string, lookup: Lookup): { root: PlainMap; services: PlainMap } {
+    const cached = this.extendCache.get(file);
+    if (cached) return cached;
+    if (!existsSync(file)) {
+      throw new StackError(`extends: file ${file} not found`, { kind: 'not-found', hint: 'the path is relative to the file that declares `extends`' });
+    }
+    let root: PlainMap = {};
+    for (const d of this.parse(file)) {
+      this.prepare(d.data, path.dirname(file), lookup);
+      root = mergeValues(root, d.data, []) as PlainMap;
+    }
+    const entry = { root, services: isMap(root.services) ? root.services : {} };
+    this.extendCache.set(file, entry);
+    return entry;
+  }
+
+  /**
+   * `include`: each entry is a project of its own (its directory, its `.env` or `env_file`,
+   * the including environment winning), whose resources join this file's. A resource
+   * defined on both sides differently is a conflict, as in compose.
+   */
+  private applyInclude(doc: Located, projectDir: string, environment: StringMap, chain: readonly string[]): void {
+    const data = doc.data;
+    const entries = data.include;
+    delete data.include;
+    if (!Array.isArray(entries)) return; // the schema reports the shape
+    entries.forEach((raw, i) => {
+      const entry = typeof raw === 'string' ? { path: raw } : isMap(raw) ? raw : undefined;
+      if (!entry) return;
+      const paths = (Array.isArray(entry.path) ? entry.path : [entry.path]).filter((p): p is string => typeof p === 'string');
+      if (paths.length === 0) return;
+      const files = paths.map((p) => resolvePath(projectDir, p));
+      const fail = (message: string, hint: string) => this.errors.add(new StackError(message, { location: locate(entries, [i]), hint }));
+      const missing = files.find((f) => !existsSync(f));
+      if (missing) return fail(`included file ${missing} not found`, 'include paths are relative to the project directory');
+      if (chain.includes(files[0]!)) {
+        return fail(`include cycle: ${[...chain, files[0]!].map((f) => this.display(f)).join(' -> ')}`, 'a file cannot include itself, directly or through others');
+      }
+      const dir = typeof entry.project_directory === 'string' ? resolvePath(projectDir, entry.project_directory) : path.dirname(files[0]!);
+      const envFiles = entry.env_file === undefined ? [] : (Array.isArray(entry.env_file) ? entry.env_file : [entry.env_file]).map((f) => resolvePath(projectDir, String(f)));
+      const fromFiles = loadEnvironment(dir, projectDir, envFiles.length > 0 ? envFiles : undefined, {});
+      const included = this.loadTree(files.flatMap((f) => this.parse(f)), dir, { ...fromFiles, ...environment }, chain);
+      for (const section of ['services', ...SECTIONS] as const) {
+        const incoming = included[section];
+        if (!isMap(incoming)) continue;
+        const target = isMap(data[section]) ? data[section] : (data[section] = {});
+        for (const [key, value] of Object.entries(incoming)) {
+          if (key in target && JSON.stringify(target[key]) !== JSON.stringify(value)) {
+            this.errors.add(
+              new StackError(`${section}.${key} is defined both here and in the included ${this.display(files[0]!)}`, {
+                location: locate(data, [section, key], { key: true }),
+                kind: 'conflict',
+                hint: 'rename one of them, or remove it from one file',
+              }),
+            );
+            continue;
+          }
+          target[key] = value;
+        }
+      }
+    });
+  }
 }
 
 /** Process environment over the project's `.env` (or the `--env-file`s, in order). */
