@@ -99,7 +99,7 @@ describe('stack CLI', () => {
     const r = stack(bad, 'config');
     assert.equal(r.code, 1);
     assert.equal(r.out, '');
-    assert.match(r.err, /^error: compose\.yaml:4:5: services\.web\.enviroment: unknown key "enviroment"\n\s+hint: did you mean "environment"\?\n/);
+    assert.match(r.err, /^error: compose\.yaml:4:5: services\.web: unknown key "enviroment"\n\s+hint: did you mean "environment"\?\n/);
     assert.match(r.err, /error: compose\.yaml:5:12: services\.web\.ports: must be a list\n/);
     assert.doesNotMatch(r.err, /\n\s+at /);
     assert.match(stack(bad, 'config', '--debug').err, /\n\s+at /);

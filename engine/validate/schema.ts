@@ -51,13 +51,16 @@ export function rewrite(errors: readonly ErrorObject[], root: unknown): StackErr
   const seen = new Set<string>();
   const out: StackError[] = [];
   for (const issue of issues) {
-    const pathText = formatModelPath(issue.key === undefined ? issue.path : [...issue.path, issue.key]);
+    // an unknown key is reported on the mapping that holds it: `services.web: unknown key "enviroment"`
+    const pathText = formatModelPath(issue.path);
     const id = `${pathText}\0${issue.message}`;
     if (seen.has(id)) continue;
     seen.add(id);
     const location =
       issue.key === undefined ? locate(root, issue.path) : locate(root, [...issue.path, issue.key], { key: true });
-    out.push(new StackError(`${pathText || '(top level)'}: ${issue.message}`, { location, path: pathText, hint: issue.hint }));
+    const modelPath = formatModelPath(issue.key === undefined ? issue.path : [...issue.path, issue.key]);
+    const prefix = pathText === '' ? 'top level' : pathText;
+    out.push(new StackError(`${prefix}: ${issue.message}`, { location, path: modelPath, hint: issue.hint }));
   }
   return out;
 }
