@@ -11,7 +11,11 @@ import { tmpProject } from './support/tmp-project.js';
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../cli/stack.js');
 
 function stack(cwd: string, ...args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8', env: { PATH: process.env.PATH ?? '', HOME: '/root' } });
+  return stackWithInput(cwd, undefined, ...args);
+}
+
+function stackWithInput(cwd: string, input: string | undefined, ...args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd, input, encoding: 'utf8', env: { PATH: process.env.PATH ?? '', HOME: '/root' } });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
@@ -122,6 +126,17 @@ describe('stack CLI', () => {
     assert.equal(r.out, 's\n');
     assert.match(r.err, /warning: the "UNSET_VAR" variable is not set/);
     assert.match(r.err, /warning: the top-level `version` is obsolete/);
+  });
+
+  test('-f - reads standard input; --project-directory sets the base for relative paths', () => {
+    const other = tmpProject({ 'ctx/Dockerfile': 'FROM scratch\n' });
+    const r = stackWithInput(dir, 'services:\n  s:\n    build: ./ctx\n', '-f', '-', '--project-directory', other, 'config', '--format', 'json');
+    assert.equal(r.code, 0, r.err);
+    const doc = JSON.parse(r.out);
+    assert.equal(doc.services.s.build.context, path.join(other, 'ctx'));
+    assert.equal(doc.name, path.basename(other));
+    const bad = stackWithInput(dir, 'services:\n  s:\n    imag: x\n', '-f', '-', 'config');
+    assert.match(bad.err, /^error: \(stdin\):3:5: services\.s: unknown key "imag"/);
   });
 
   test('--version', () => {
