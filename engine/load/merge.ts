@@ -185,32 +185,28 @@ function uniqueSequence(base: unknown[], override: unknown[], key: (item: unknow
   return out;
 }
 
-/** `[K=V, K2]` or `{K: V}` to a mapping; the list form keeps each entry's position. */
+/** `[K=V, K2]` or `{K: V}` to a mapping. */
 function toDict(v: unknown): PlainMap {
-  if (isMap(v)) return v;
-  const out: PlainMap = {};
-  const locs = locationsOf(v as object);
-  if (locs) newLocations(out, locs.self);
-  (v as unknown[]).forEach((item, i) => {
-    const s = String(item);
+  return listToMap(v, (s) => {
     const eq = s.indexOf('=');
-    const k = eq < 0 ? s : s.slice(0, eq);
-    setKey(out, k, eq < 0 ? null : s.slice(eq + 1));
-    carryLocation(v as object, i, out, k);
-    const l = locs?.values.get(i);
-    if (l) locationsOf(out)?.keys.set(k, l);
+    return eq < 0 ? [s, null] : [s.slice(0, eq), s.slice(eq + 1)];
   });
-  return out;
 }
 
+/** `[a, b]` or `{a: ..., b: ...}` to a mapping, list entries valued by `fromList`. */
 function toMapOf(v: unknown, fromList: (name: string) => unknown): PlainMap {
+  return listToMap(v, (s) => [s, fromList(s)]);
+}
+
+/** A list as a mapping, each entry becoming a key that keeps the entry's position. */
+function listToMap(v: unknown, entry: (item: string) => [string, unknown]): PlainMap {
   if (isMap(v)) return v;
   const out: PlainMap = {};
   const locs = locationsOf(v as object);
   if (locs) newLocations(out, locs.self);
   (v as unknown[]).forEach((item, i) => {
-    const k = String(item);
-    setKey(out, k, fromList(k));
+    const [k, value] = entry(String(item));
+    setKey(out, k, value);
     carryLocation(v as object, i, out, k);
     const l = locs?.values.get(i);
     if (l) locationsOf(out)?.keys.set(k, l);
