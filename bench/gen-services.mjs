@@ -3,7 +3,7 @@
 import { writeFileSync } from 'node:fs';
 
 export function generateStackFile(file, n) {
-  const lines = ['name: bench', 'x-common: &common', '  restart: unless-stopped', '  logging:', '    driver: json-file', '    options: {max-size: 10m}', 'services:'];
+  const lines = ['x-common: &common', '  restart: unless-stopped', '  logging:', '    driver: json-file', '    options: {max-size: 10m}', 'services:'];
   for (let i = 0; i < n; i++) {
     const tier = i % 5;
     lines.push(`  svc${i}:`, '    <<: *common');

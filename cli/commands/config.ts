@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { stringify } from 'yaml';
+import { dump } from 'js-yaml';
 import { StackError } from '../../engine/errors.js';
 import { loadProject, toComposeDocument, type LoadOptions } from '../../engine/index.js';
 import type { Command, CommandContext, OptionValues } from '../command.js';
@@ -69,7 +69,8 @@ export const configCommand: Command = {
       return lines(names.map((n) => project.services[n]!.image ?? `${project.name}-${n}`));
     }
     const doc = toComposeDocument(project);
-    const text = format === 'json' ? `${JSON.stringify(doc, null, 2)}\n` : stringify(doc, { lineWidth: 0, aliasDuplicateObjects: false });
+    const text =
+      format === 'json' ? `${JSON.stringify(doc, null, 2)}\n` : dump(doc, { lineWidth: -1, noRefs: true, quotingType: '"' });
     if (typeof options.output === 'string') {
       writeFileSync(path.resolve(ctx.cwd, options.output), text);
       return 0;
