@@ -53,7 +53,11 @@ export function resolveServicePaths(service: PlainMap, base: string): void {
   }
   const labelFile = service.label_file;
   if (typeof labelFile === 'string') service.label_file = resolvePath(base, labelFile);
-  else if (Array.isArray(labelFile)) labelFile.forEach((e, i) => typeof e === 'string' && (labelFile[i] = resolvePath(base, e)));
+  else if (Array.isArray(labelFile)) {
+    labelFile.forEach((e, i) => {
+      if (typeof e === 'string') labelFile[i] = resolvePath(base, e);
+    });
+  }
 
   const ext = service.extends;
   if (isMap(ext) && typeof ext.file === 'string') ext.file = resolvePath(base, ext.file);

@@ -137,13 +137,13 @@ class Normalizer {
     if (raw.links !== undefined) s.links = strings(raw.links);
     if (raw.external_links !== undefined) s.external_links = strings(raw.external_links);
     if (raw.network_mode === undefined) s.networks = serviceNetworks(raw.networks);
-    raw.ports && asList(raw.ports).forEach((p, i) => s.ports.push(...this.ports(p, at('ports', i))));
+    asList(raw.ports).forEach((p, i) => s.ports.push(...this.ports(p, at('ports', i))));
     if (raw.expose !== undefined) s.expose = asList(raw.expose).map(String);
     for (const k of ['dns', 'dns_search', 'dns_opt', 'cap_add', 'cap_drop', 'security_opt', 'group_add', 'volumes_from'] as const) {
       if (raw[k] !== undefined) s[k] = strings(raw[k]);
     }
     if (raw.extra_hosts !== undefined) s.extra_hosts = extraHosts(raw.extra_hosts);
-    raw.volumes && asList(raw.volumes).forEach((v, i) => {
+    asList(raw.volumes).forEach((v, i) => {
       const vol = this.volumeMount(v, at('volumes', i));
       if (vol) s.volumes.push(vol);
     });
@@ -243,7 +243,12 @@ class Normalizer {
         this.fail(at('label_file', i), `label file ${file} not found`, 'create the file or remove it from label_file');
         return;
       }
-      for (const [k, v] of parseDotenv(readFileSync(file, 'utf8'), file, () => undefined)) out[k] = v ?? '';
+      try {
+        for (const [k, v] of parseDotenv(readFileSync(file, 'utf8'), file, () => undefined)) out[k] = v ?? '';
+      } catch (e) {
+        if (e instanceof StackError) this.errors.add(e);
+        else throw e;
+      }
     });
     for (const [k, v] of Object.entries(dictEntries(raw.labels ?? {}))) out[k] = v ?? '';
     return out;
