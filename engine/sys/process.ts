@@ -1,0 +1,72 @@
+/** The one place that runs helper programs (crun, runc, conmon ...), through execa. */
+import { spawn } from 'node:child_process';
+import type { Duplex } from 'node:stream';
+import { execa, type Options } from 'execa';
+import { SysError } from './sys-error.js';
+
+export interface RunResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+}
+
+/** Runs `cmd args`; a non-zero exit is a SysError carrying the program's stderr. */
+export async function run(cmd: string, args: readonly string[], opts: Options = {}): Promise<RunResult> {
+  const r = await execa(cmd, args, { reject: false, stdin: 'ignore', ...opts });
+  const stdout = String(r.stdout ?? '');
+  const stderr = String(r.stderr ?? '');
+  if (r.failed) {
+    const detail = stderr.trim().split('\n').slice(-3).join(' / ') || (r.exitCode === undefined ? String(r.message) : `exit ${r.exitCode}`);
+    throw new SysError(cmd, args, r.exitCode === undefined ? 'ENOEXEC' : `exit ${r.exitCode}`, detail);
+  }
+  return { stdout, stderr, exitCode: r.exitCode ?? 0 };
+}
+
+/** Runs `cmd args` and reports its exit code, whatever it is; only failing to start it throws. */
+export async function runStatus(cmd: string, args: readonly string[], opts: Options = {}): Promise<RunResult> {
+  const r = await execa(cmd, args, { reject: false, stdin: 'ignore', ...opts });
+  if (r.exitCode === undefined) throw new SysError(cmd, args, 'ENOEXEC', String(r.message));
+  return { stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? ''), exitCode: r.exitCode };
+}
+
+export interface DetachedChild {
+  pid: number;
+  /** the child's end-of-handshake fds: index 0 is the child's fd 3, 1 its fd 4, ... */
+  pipes: Duplex[];
+  /** what the child wrote to stderr before it detached */
+  stderr: () => string;
+  exited: Promise<number | null>;
+  release(): void;
+}
+
+/**
+ * Starts a program that outlives us (conmon), with `extraPipes` pipes on fds 3, 4, ... for
+ * a handshake. It gets its own session, and nothing of ours keeps it alive or waits for it.
+ */
+export function spawnDetached(cmd: string, args: readonly string[], env: Record<string, string>, extraPipes: number): DetachedChild {
+  const child = spawn(cmd, [...args], {
+    stdio: ['ignore', 'ignore', 'pipe', ...Array<'pipe'>(extraPipes).fill('pipe')],
+    detached: true,
+    env,
+  });
+  let err = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    if (err.length < 64 * 1024) err += d.toString();
+  });
+  const exited = new Promise<number | null>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('exit', (code) => resolve(code));
+  });
+  // extra 'pipe' fds are sockets, readable and writable
+  const pipes = child.stdio.slice(3) as unknown as Duplex[];
+  return {
+    pid: child.pid ?? -1,
+    pipes,
+    stderr: () => err,
+    exited,
+    release() {
+      for (const p of [child.stderr, ...child.stdio.slice(3)]) (p as { destroy?: () => void } | null)?.destroy?.();
+      child.unref();
+    },
+  };
+}

@@ -1,0 +1,151 @@
+/**
+ * The container lifecycle on the real kernel, under crun and runc: conmon monitors, the
+ * runtime executes, state on disk lets another process take over, and removal leaves
+ * nothing behind.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { Containers, type CreateRequest } from '../engine/runtime/containers.js';
+import { containerDirs, type EnginePaths } from '../engine/runtime/paths.js';
+import { makeBusyboxRootfs } from './support/busybox-rootfs.js';
+import { testRuntimes } from './support/host.js';
+import { minimalSpec } from './support/minimal-spec.js';
+
+const CG_ROOT = `/stack-test-${process.pid}`;
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+function leftovers(paths: EnginePaths, id: string): string[] {
+  const out: string[] = [];
+  const dirs = containerDirs(paths, id);
+  if (readFileSync('/proc/self/mountinfo', 'utf8').includes(dirs.rootfs)) out.push('rootfs mount');
+  if (existsSync(dirs.state)) out.push('state dir');
+  if (existsSync(dirs.run)) out.push('run dir');
+  for (const rt of ['runc', 'crun']) if (existsSync(path.join(paths.runDir, 'runtime', rt, id))) out.push(`${rt} state`);
+  if (spawnSync('pgrep', ['-f', `conmon .*-c ${id} `]).status === 0) out.push('conmon process');
+  for (const c of readdirSync('/sys/fs/cgroup')) if (existsSync(path.join('/sys/fs/cgroup', c, CG_ROOT, id))) out.push(`cgroup ${c}`);
+  return out;
+}
+
+for (const runtime of testRuntimes()) {
+  describe(`containers under ${runtime.name}`, () => {
+    let base: string;
+    let paths: EnginePaths;
+    let lower: string;
+    let containers: Containers;
+    let n = 0;
+    const made: string[] = [];
+
+    before(() => {
+      base = mkdtempSync(path.join(tmpdir(), `stack-ctr-${runtime.name}-`));
+      paths = { stateDir: path.join(base, 'state'), runDir: path.join(base, 'run') };
+      lower = makeBusyboxRootfs(path.join(base, 'image'));
+      containers = new Containers(paths);
+    });
+    after(async () => {
+      for (const id of made) await containers.remove(id, { force: true }).catch(() => undefined);
+      for (const c of readdirSync('/sys/fs/cgroup')) {
+        const dir = path.join('/sys/fs/cgroup', c, CG_ROOT);
+        if (existsSync(dir)) rmdirSync(dir);
+      }
+      rmSync(base, { recursive: true, force: true });
+    });
+
+    const create = async (args: string[], extra: Partial<CreateRequest> = {}) => {
+      const id = `t${process.pid}-${runtime.name}-${++n}`;
+      made.push(id);
+      await containers.create({
+        id,
+        name: id,
+        spec: minimalSpec(args, { cgroupsPath: `${CG_ROOT}/${id}` }),
+        rootfs: { kind: 'overlay', lower: [lower] },
+        runtime,
+        ...extra,
+      });
+      return id;
+    };
+
+    test('runs a process, records its exit code and its output in the log', async () => {
+      const id = await create(['sh', '-c', 'echo out; echo err >&2; echo "pid $$"; hostname; exit 7']);
+      assert.equal(await containers.status(id), 'created');
+      await containers.start(id);
+      const exit = await containers.wait(id, 10_000);
+      assert.deepEqual(exit, { code: 7, oomKilled: false });
+      const logs = containers.logs(id).map((l) => `${l.stream}:${l.text}`);
+      assert.deepEqual(logs.sort(), ['stderr:err', 'stdout:out', 'stdout:pid 1', 'stdout:testbox'].sort());
+      assert.equal(await containers.status(id), 'exited');
+      await containers.remove(id);
+      assert.deepEqual(leftovers(paths, id), []);
+    });
+
+    test('writes go to the container\'s own upper layer, not the image', async () => {
+      const id = await create(['sh', '-c', 'echo changed > /var/data/seed.txt; cat /var/data/seed.txt']);
+      await containers.start(id);
+      await containers.wait(id, 10_000);
+      assert.deepEqual(containers.logs(id).map((l) => l.text), ['changed']);
+      assert.equal(readFileSync(path.join(lower, 'var/data/seed.txt'), 'utf8'), 'from the image\n');
+      assert.equal(readFileSync(path.join(containerDirs(paths, id).upper, 'var/data/seed.txt'), 'utf8'), 'changed\n');
+      await containers.remove(id);
+    });
+
+    test('stop sends the stop signal, then SIGKILL after the grace period', async () => {
+      const polite = await create(['sh', '-c', 'trap "exit 0" TERM; while true; do sleep 0.1; done']);
+      await containers.start(polite);
+      await waitForRunning(containers, polite);
+      assert.deepEqual(await containers.stop(polite, { gracePeriod: 5000 }), { code: 0, oomKilled: false });
+      const stubborn = await create(['sh', '-c', 'trap "" TERM; while true; do sleep 0.1; done'], { stopGracePeriod: 300 });
+      await containers.start(stubborn);
+      await waitForRunning(containers, stubborn);
+      const t0 = Date.now();
+      assert.deepEqual(await containers.stop(stubborn), { code: 137, oomKilled: false });
+      assert.ok(Date.now() - t0 >= 300, 'SIGKILL came before the grace period ended');
+      for (const id of [polite, stubborn]) await containers.remove(id);
+    });
+
+    test('exec runs in the running container; a running container is not removed without force', async () => {
+      const id = await create(['sleep', '60']);
+      await containers.start(id);
+      await waitForRunning(containers, id);
+      const r = await containers.exec(id, { args: ['sh', '-c', 'cat /proc/1/cmdline | tr "\\0" " "; exit 3'] });
+      assert.equal(r.exitCode, 3);
+      assert.equal(r.stdout, 'sleep 60 ');
+      await assert.rejects(containers.remove(id), /is running/);
+      await containers.remove(id, { force: true });
+      assert.deepEqual(leftovers(paths, id), []);
+    });
+
+    test('the container and its log outlive the process that started it', async () => {
+      const id = `t${process.pid}-${runtime.name}-detached`;
+      made.push(id);
+      const script = path.join(here, 'support', 'start-detached.js');
+      const out = execFileSync(process.execPath, [script, JSON.stringify({ paths, id, lower, runtime, cgroupsPath: `${CG_ROOT}/${id}` })], { encoding: 'utf8' });
+      assert.equal(out.trim(), 'started');
+      const exit = await containers.wait(id, 10_000);
+      assert.deepEqual(exit, { code: 0, oomKilled: false });
+      assert.deepEqual(containers.logs(id).map((l) => l.text), ['before', 'after the starter exited']);
+      await containers.remove(id);
+      assert.deepEqual(leftovers(paths, id), []);
+    });
+
+    test('a failing create leaves nothing behind', async () => {
+      const id = `t${process.pid}-${runtime.name}-bad`;
+      await assert.rejects(
+        containers.create({ id, name: id, spec: minimalSpec(['/no/such/binary'], { cgroupsPath: `${CG_ROOT}/${id}` }), rootfs: { kind: 'overlay', lower: [lower] }, runtime }),
+        /could not create container|no such file|executable file not found/i,
+      );
+      assert.deepEqual(leftovers(paths, id), []);
+    });
+  });
+}
+
+async function waitForRunning(c: Containers, id: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if ((await c.status(id)) === 'running') return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.fail(`${id} did not start`);
+}
