@@ -1,0 +1,49 @@
+/**
+ * The driver for hosts without a cgroup filesystem (some sandboxes and minimal VMs): nothing
+ * to create or remove, no stats. Paths are still computed (and names still validated) so
+ * callers need no special case; the runtime layer sees `layout.mode === 'none'` and runs
+ * crun with `--cgroup-manager=disabled` and no `linux.resources`.
+ */
+import type { CgroupManager, CgroupStats } from './cgroup-manager.js';
+import { containerCgroupPath, projectCgroupPath } from './cgroup-paths.js';
+import type { CgroupLayout } from './detect.js';
+
+export class NoopCgroupManager implements CgroupManager {
+  constructor(readonly layout: CgroupLayout) {}
+
+  projectPath(project: string): string {
+    return projectCgroupPath(project);
+  }
+
+  containerPath(project: string, containerId: string): string {
+    return containerCgroupPath(project, containerId);
+  }
+
+  directories(project: string, containerId?: string): string[] {
+    if (containerId === undefined) projectCgroupPath(project);
+    else containerCgroupPath(project, containerId);
+    return [];
+  }
+
+  ensureProject(project: string): void {
+    projectCgroupPath(project);
+  }
+
+  removeContainer(project: string, containerId: string): void {
+    containerCgroupPath(project, containerId);
+  }
+
+  removeProject(project: string): void {
+    projectCgroupPath(project);
+  }
+
+  stats(project: string, containerId: string): CgroupStats {
+    containerCgroupPath(project, containerId);
+    return {};
+  }
+
+  pids(project: string, containerId: string): number[] {
+    containerCgroupPath(project, containerId);
+    return [];
+  }
+}
