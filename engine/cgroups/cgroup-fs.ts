@@ -97,6 +97,19 @@ export function removeTree(dir: string): StackError[] {
   return errors;
 }
 
+/**
+ * Removes a shared parent (the engine's `/stack` root) once no project uses it, so nothing
+ * of ours stays on the host; one still in use, or already gone, is left alone.
+ */
+export function removeIfUnused(dir: string): void {
+  try {
+    rmdirSync(dir);
+  } catch (e) {
+    const code = errnoOf(e);
+    if (code !== 'ENOENT' && code !== 'EBUSY' && code !== 'ENOTEMPTY') throw cgroupError('remove cgroup', dir, e);
+  }
+}
+
 /** Why rmdir said EBUSY: the processes still inside, else the child cgroups left. */
 function busyReason(dir: string): string {
   let pids: number[] = [];

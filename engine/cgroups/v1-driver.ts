@@ -8,7 +8,7 @@ import path from 'node:path';
 import { StackError } from '../errors.js';
 import type { CgroupManager, CgroupStats, CpuStats, MemoryStats, PidsStats } from './cgroup-manager.js';
 import { CGROUP_ROOT, containerCgroupPath, projectCgroupPath } from './cgroup-paths.js';
-import { exists, makeDir, pidsInTree, readOptional, readText, removeTree, throwAll, writeText } from './cgroup-fs.js';
+import { exists, makeDir, pidsInTree, readOptional, readText, removeIfUnused, removeTree, throwAll, writeText } from './cgroup-fs.js';
 import type { CgroupLayout } from './detect.js';
 import { parseFlatKeyed, parseLimit, parseNumber } from './stat-files.js';
 
@@ -46,6 +46,7 @@ export class V1CgroupManager implements CgroupManager {
   removeProject(project: string): void {
     const dirs = this.directories(project);
     throwAll(dirs.flatMap(removeTree), `removing the cgroups of project ${project}`);
+    for (const d of dirs) removeIfUnused(path.dirname(d));
   }
 
   stats(project: string, containerId: string): CgroupStats {
