@@ -22,7 +22,8 @@ export interface CreateRequest {
   /** [a-zA-Z0-9][a-zA-Z0-9_.-]* */
   id: string;
   name: string;
-  spec: OciSpec;
+  /** the spec, or a function making it once the rootfs is mounted (the user is resolved from its /etc/passwd) */
+  spec: OciSpec | ((rootfs: string) => OciSpec);
   rootfs: RootfsSource;
   runtime: { name: RuntimeName; binary: string };
   labels?: Record<string, string>;
@@ -68,7 +69,8 @@ export class Containers {
   async create(req: CreateRequest): Promise<ContainerRecord> {
     if (!ID.test(req.id)) throw new StackError(`invalid container id ${JSON.stringify(req.id)}`, { kind: 'invalid' });
     const dirs = containerDirs(this.paths, req.id);
-    if (existsSync(dirs.state)) {
+    // the state dir may already hold files prepared for this container (its /etc files)
+    if (existsSync(path.join(dirs.state, 'container.json'))) {
       throw new StackError(`container ${req.name} (${req.id}) already exists`, { kind: 'conflict', hint: 'remove it first' });
     }
     const record: ContainerRecord = {
@@ -92,7 +94,8 @@ export class Containers {
       } else {
         rootPath = req.rootfs.path;
       }
-      const spec: OciSpec = { ...req.spec, root: { ...req.spec.root, path: rootPath } };
+      const base = typeof req.spec === 'function' ? req.spec(rootPath) : req.spec;
+      const spec: OciSpec = { ...base, root: { ...base.root, path: rootPath } };
       writeFileAtomic(path.join(dirs.bundle, 'config.json'), JSON.stringify(spec));
       await startMonitor({
         id: req.id,
