@@ -52,6 +52,9 @@ export async function startMonitor(o: MonitorOptions): Promise<MonitorHandle> {
     '-l', `k8s-file:${o.logPath}`,
     '--socket-dir-path', o.socketDir,
     '--log-level', 'error',
+    // conmon otherwise calls sync(2) when the container exits: a whole-system flush that
+    // keeps it alive for seconds on a busy disk; the log is written already
+    '--no-sync-log',
     ...o.runtime.globalArgs().flatMap((a) => ['--runtime-arg', a]),
     ...(o.terminal ? ['-t'] : []),
     ...(o.stdin ? ['-i'] : []),

@@ -303,10 +303,16 @@ export class Containers {
   }
 }
 
+/**
+ * Whether `pid` still runs. A zombie does not: conmon double-forks, so once it exits it
+ * waits for the host's pid 1 to reap it, and some inits (in VMs, in containers) take
+ * their time about that.
+ */
 function alive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // the state follows the command name, which is in parentheses and may contain spaces
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
   } catch {
     return false;
   }
