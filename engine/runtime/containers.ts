@@ -250,13 +250,13 @@ export class Containers {
     };
     if (rec) {
       const rt = this.runtimeOf(rec);
-      const state = await rt.state(id);
-      if (state && (state.status === 'running' || state.status === 'paused' || state.status === 'created') && !this.exitStatus(id)) {
-        if (!opts.force) {
-          throw new StackError(`container ${rec.name} is running`, { kind: 'conflict', hint: 'stop it first, or remove it with force' });
-        }
+      // an exit file means the container is stopped: no need to ask the runtime first
+      const exited = this.exitStatus(id) !== undefined;
+      const state = exited ? undefined : await rt.state(id);
+      if (state && (state.status === 'running' || state.status === 'paused' || state.status === 'created') && !opts.force) {
+        throw new StackError(`container ${rec.name} is running`, { kind: 'conflict', hint: 'stop it first, or remove it with force' });
       }
-      if (state) await step('runtime delete', () => rt.delete(id, true));
+      if (exited || state) await step('runtime delete', () => rt.delete(id, true).catch(ignoreUnknown));
       await step('monitor', () => this.reapMonitor(id));
       if (rec.rootfs.kind === 'overlay') await step('unmount rootfs', () => unmount(dirs.rootfs));
     } else {
@@ -320,6 +320,11 @@ function alive(pid: number): boolean {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+function ignoreUnknown(e: unknown): void {
+  // the runtime already forgot it (deleted by an earlier, interrupted remove)
+  if (!(e instanceof Error) || !/does not exist|not found|no such file/i.test(e.message)) throw e;
 }
 
 function ignoreGone(e: unknown): void {
