@@ -53,3 +53,14 @@ export function checkContainerId(id: string): void {
     });
   }
 }
+
+/** The naming every driver shares: where a project and a container live in the hierarchy. */
+export abstract class CgroupNaming {
+  projectPath(project: string): string {
+    return projectCgroupPath(project);
+  }
+
+  containerPath(project: string, containerId: string): string {
+    return containerCgroupPath(project, containerId);
+  }
+}

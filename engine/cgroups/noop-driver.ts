@@ -5,18 +5,12 @@
  * crun with `--cgroup-manager=disabled` and no `linux.resources`.
  */
 import type { CgroupManager, CgroupStats } from './cgroup-manager.js';
-import { containerCgroupPath, projectCgroupPath } from './cgroup-paths.js';
+import { CgroupNaming, containerCgroupPath, projectCgroupPath } from './cgroup-paths.js';
 import type { CgroupLayout } from './detect.js';
 
-export class NoopCgroupManager implements CgroupManager {
-  constructor(readonly layout: CgroupLayout) {}
-
-  projectPath(project: string): string {
-    return projectCgroupPath(project);
-  }
-
-  containerPath(project: string, containerId: string): string {
-    return containerCgroupPath(project, containerId);
+export class NoopCgroupManager extends CgroupNaming implements CgroupManager {
+  constructor(readonly layout: CgroupLayout) {
+    super();
   }
 
   directories(project: string, containerId?: string): string[] {

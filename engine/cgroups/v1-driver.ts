@@ -7,7 +7,7 @@
 import path from 'node:path';
 import { StackError } from '../errors.js';
 import type { CgroupManager, CgroupStats, CpuStats, MemoryStats, PidsStats } from './cgroup-manager.js';
-import { CGROUP_ROOT, containerCgroupPath, projectCgroupPath } from './cgroup-paths.js';
+import { CGROUP_ROOT, CgroupNaming, containerCgroupPath, projectCgroupPath } from './cgroup-paths.js';
 import { exists, makeDir, pidsInTree, readOptional, readText, removeIfUnused, removeTree, throwAll, writeText } from './cgroup-fs.js';
 import type { CgroupLayout } from './detect.js';
 import { parseFlatKeyed, parseLimit, parseNumber } from './stat-files.js';
@@ -15,15 +15,9 @@ import { parseFlatKeyed, parseLimit, parseNumber } from './stat-files.js';
 /** Where `pids()` looks first: any hierarchy works because runtimes join them all. */
 const PIDS_SOURCES = ['pids', 'memory', 'devices', 'freezer', 'cpu', 'cpuacct'];
 
-export class V1CgroupManager implements CgroupManager {
-  constructor(readonly layout: CgroupLayout) {}
-
-  projectPath(project: string): string {
-    return projectCgroupPath(project);
-  }
-
-  containerPath(project: string, containerId: string): string {
-    return containerCgroupPath(project, containerId);
+export class V1CgroupManager extends CgroupNaming implements CgroupManager {
+  constructor(readonly layout: CgroupLayout) {
+    super();
   }
 
   directories(project: string, containerId?: string): string[] {

@@ -12,7 +12,7 @@
 import path from 'node:path';
 import { StackError } from '../errors.js';
 import type { CgroupManager, CgroupStats, CpuStats, MemoryStats, PidsStats } from './cgroup-manager.js';
-import { CGROUP_ROOT, containerCgroupPath, projectCgroupPath } from './cgroup-paths.js';
+import { CGROUP_ROOT, CgroupNaming, containerCgroupPath, projectCgroupPath } from './cgroup-paths.js';
 import { cgroupError, exists, makeDir, pidsInTree, readOptional, readText, removeIfUnused, removeTree, throwAll, writeText } from './cgroup-fs.js';
 import type { CgroupLayout } from './detect.js';
 import { parseFlatKeyed, parseLimit, parseNumber } from './stat-files.js';
@@ -23,15 +23,12 @@ import { parseFlatKeyed, parseLimit, parseNumber } from './stat-files.js';
  */
 const CONTAINER_CONTROLLERS = ['cpuset', 'cpu', 'io', 'memory', 'hugetlb', 'pids', 'rdma', 'misc'];
 
-export class V2CgroupManager implements CgroupManager {
-  constructor(readonly layout: CgroupLayout, private readonly mountRoot: string) {}
-
-  projectPath(project: string): string {
-    return projectCgroupPath(project);
-  }
-
-  containerPath(project: string, containerId: string): string {
-    return containerCgroupPath(project, containerId);
+export class V2CgroupManager extends CgroupNaming implements CgroupManager {
+  constructor(
+    readonly layout: CgroupLayout,
+    private readonly mountRoot: string,
+  ) {
+    super();
   }
 
   directories(project: string, containerId?: string): string[] {
