@@ -4,7 +4,7 @@
  * container. Network is `none` here; networks have their own tests.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -57,6 +57,16 @@ services:
     image: busybox
     volumes: [data:/var/data]
     command: ["sh", "-c", "cat /var/data/seed.txt /var/data/more.txt"]
+  base:
+    image: busybox
+    volumes: [data:/var/data, /scratch]
+    command: ["sleep", "30"]
+  sidecar:
+    image: busybox
+    network_mode: service:base
+    pid: service:base
+    volumes_from: ["base:ro"]
+    command: ["sh", "-c", "readlink /proc/1/ns/net; cat /proc/1/cmdline | tr '\\\\0' ' '; echo; cat /var/data/seed.txt; touch /var/data/x 2>/dev/null || echo read-only"]
 volumes:
   data:
 `;
@@ -148,6 +158,20 @@ for (const runtime of testRuntimes()) {
       const r = await runService('init');
       assert.match(r.lines[0]!, /^\/run\/stack-init -- sh -c/);
       assert.equal(r.lines[1], '0');
+    });
+
+    test('network_mode and pid service:x join the other container; volumes_from takes its volumes', async () => {
+      const opts = { project, image, number: 1, network: { kind: 'none' as const }, runtime: runtime as { name: RuntimeName; binary: string } };
+      const base = await factory.create({ ...opts, service: project.services.base! });
+      created.push(base.record.id);
+      await factory.containers.start(base.record.id);
+      const basePid = factory.containers.pid(base.record.id)!;
+      const r = await runService('sidecar');
+      assert.equal(r.lines[0], readlinkSync(`/proc/${basePid}/ns/net`));
+      assert.equal(r.lines[1], 'sleep 30 ');
+      assert.equal(r.lines[2], 'from the image');
+      assert.equal(r.lines[3], 'read-only');
+      await factory.containers.stop(base.record.id, { gracePeriod: 100 });
     });
 
     test('a named volume starts with the image content and persists across containers', async () => {

@@ -18,7 +18,9 @@ import { chooseRuntime, type RuntimeChoice } from './oci-runtime.js';
 import { containerDirs, type EnginePaths } from './paths.js';
 import { buildSpec } from './spec/build-spec.js';
 import type { ImageConfig } from './spec/image-config.js';
-import type { NetworkChoice } from './spec/namespaces.js';
+import type { JoinableNamespace, NetworkChoice } from './spec/namespaces.js';
+import type { OciMount } from './oci-spec.js';
+import { StackError } from '../errors.js';
 
 export interface ImageRef {
   /** extracted layer directories, topmost first */
@@ -32,6 +34,10 @@ export interface ServiceContainerRequest {
   image: ImageRef;
   /** container number within the service (1, 2, ... for replicas) */
   number: number;
+  /**
+   * the network namespace the network layer prepared; `network_mode` host, none,
+   * service:x and container:x are resolved here and take precedence
+   */
   network: NetworkChoice;
   addresses?: string[];
   runtime?: RuntimeChoice;
@@ -70,7 +76,14 @@ export class ContainerFactory {
     this.cgroups.ensureProject(project.name);
     const resources = toLinuxResources(limitsFromService(service));
     const mounts = prepareMounts({ project, service, store: this.volumes, imageLayers: req.image.layers });
-    const hostname = service.hostname ?? (req.network.kind === 'host' ? osHostname() : id.slice(0, 63));
+    const volumeMounts = [...this.volumesFrom(project, service), ...mounts.mounts];
+    const network = this.networkFor(project, service, req.network);
+    const sharedNamespaces: Partial<Record<JoinableNamespace, string>> = {};
+    for (const ns of ['pid', 'ipc', 'uts'] as const) {
+      const mode = service[ns];
+      if (mode && /^(service|container):/.test(mode)) sharedNamespaces[ns] = this.namespaceOf(project, mode, ns);
+    }
+    const hostname = service.hostname ?? (network.kind === 'host' ? osHostname() : id.slice(0, 63));
     const etcFiles = writeEtcFiles(path.join(containerDirs(this.paths, id).state, 'etc'), {
       hostname,
       ...(service.domainname !== undefined && { domainname: service.domainname }),
@@ -95,6 +108,7 @@ export class ContainerFactory {
       },
       stopSignal: service.stop_signal ?? req.image.config.StopSignal ?? 'SIGTERM',
       stopGracePeriod: service.stop_grace_period ?? 10_000,
+      volumeMounts,
       spec: (rootfs) => {
         const built = buildSpec({
           service,
@@ -102,8 +116,9 @@ export class ContainerFactory {
           rootfs,
           hostname,
           etcFiles,
-          mounts: mounts.mounts,
-          network: req.network,
+          mounts: volumeMounts,
+          network,
+          sharedNamespaces,
           cgroupNamespace: this.cgroups.layout.mode === 'unified',
           cgroupsPath: this.cgroups.containerPath(project.name, id),
           resources,
@@ -116,11 +131,65 @@ export class ContainerFactory {
     });
     return { record, warnings };
   }
+
+  /** `network_mode`: host, none, or the namespace of another running container. */
+  private networkFor(project: Project, service: Service, prepared: NetworkChoice): NetworkChoice {
+    const mode = service.network_mode;
+    if (mode === undefined || mode === 'bridge' || mode === 'default') return prepared;
+    if (mode === 'host') return { kind: 'host' };
+    if (mode === 'none') return { kind: 'none' };
+    if (/^(service|container):/.test(mode)) return { kind: 'netns', path: this.namespaceOf(project, mode, 'net') };
+    throw new StackError(`service "${service.name}": network_mode "${mode}" is not supported`, {
+      kind: 'unsupported',
+      hint: 'use host, none, service:<name> or container:<name>',
+    });
+  }
+
+  /** /proc/<pid>/ns/<kind> of the running container a `service:x` / `container:x` mode names. */
+  private namespaceOf(project: Project, mode: string, kind: 'net' | 'pid' | 'ipc' | 'uts'): string {
+    const name = this.targetName(project, mode);
+    const pid = this.containers.pid(name);
+    if (pid === undefined || !existsOnHost(`/proc/${pid}/ns/${kind}`, true)) {
+      throw new StackError(`${mode} is not running`, { kind: 'conflict', hint: `start ${name} first: it must run for another container to join its namespaces` });
+    }
+    return `/proc/${pid}/ns/${kind}`;
+  }
+
+  /** `volumes_from: [svc, svc:ro, container:name]`: the other container's volume mounts. */
+  private volumesFrom(project: Project, service: Service): OciMount[] {
+    const out: OciMount[] = [];
+    for (const entry of service.volumes_from ?? []) {
+      const parts = entry.split(':');
+      const access = parts.at(-1) === 'ro' || parts.at(-1) === 'rw' ? parts.pop() : undefined;
+      const name = this.targetName(project, parts.join(':'));
+      let record;
+      try {
+        record = this.containers.record(name);
+      } catch {
+        throw new StackError(`service "${service.name}": volumes_from ${entry}: no container ${name}`, { kind: 'not-found', hint: 'create that container first' });
+      }
+      for (const m of record.volumeMounts) {
+        const options = (m.options ?? []).filter((o) => o !== 'ro' && o !== 'rw');
+        const mode = access ?? ((m.options ?? []).includes('ro') ? 'ro' : 'rw');
+        out.push({ ...m, options: m.type === 'tmpfs' ? m.options ?? [] : [...options, mode] });
+      }
+    }
+    return out;
+  }
+
+  /** The container a `service:x` (its first replica) or `container:x` reference names. */
+  private targetName(project: Project, ref: string): string {
+    if (ref.startsWith('container:')) return ref.slice('container:'.length);
+    const svc = ref.startsWith('service:') ? ref.slice('service:'.length) : ref;
+    const target = project.services[svc];
+    return target ? ContainerFactory.containerName(project.name, target, 1) : `${project.name}-${svc}-1`;
+  }
 }
 
-function existsOnHost(file: string): boolean {
+function existsOnHost(file: string, anyKind = false): boolean {
   try {
-    return statSync(file).isFile();
+    const st = statSync(file);
+    return anyKind || st.isFile();
   } catch {
     return false;
   }

@@ -13,7 +13,7 @@ import { runStatus } from '../sys/process.js';
 import { writeFileAtomic } from './atomic-file.js';
 import { startMonitor } from './conmon.js';
 import { OciRuntime, type RuntimeName } from './oci-runtime.js';
-import type { OciProcess, OciSpec } from './oci-spec.js';
+import type { OciMount, OciProcess, OciSpec } from './oci-spec.js';
 import { containerDirs, runtimeRoot, socketDir, type EnginePaths } from './paths.js';
 
 export type RootfsSource = { kind: 'overlay'; lower: string[] } | { kind: 'directory'; path: string };
@@ -30,6 +30,8 @@ export interface CreateRequest {
   stopSignal?: string;
   /** ms */
   stopGracePeriod?: number;
+  /** the container's volume and bind mounts, kept for `volumes_from` */
+  volumeMounts?: OciMount[];
 }
 
 export interface ContainerRecord {
@@ -40,6 +42,7 @@ export interface ContainerRecord {
   labels: Record<string, string>;
   stopSignal: string;
   stopGracePeriod: number;
+  volumeMounts: OciMount[];
   created: string;
 }
 
@@ -81,6 +84,7 @@ export class Containers {
       labels: req.labels ?? {},
       stopSignal: req.stopSignal ?? 'SIGTERM',
       stopGracePeriod: req.stopGracePeriod ?? 10_000,
+      volumeMounts: req.volumeMounts ?? [],
       created: new Date().toISOString(),
     };
     try {
