@@ -55,6 +55,8 @@ export class ContainerFactory {
   readonly containers: Containers;
   readonly cgroups: CgroupManager;
   readonly volumes: VolumeStore;
+  /** projects whose cgroup parent this process already made */
+  private readonly ensured = new Set<string>();
 
   constructor(private readonly paths: EnginePaths, cgroups: CgroupManager = createCgroupManager()) {
     this.containers = new Containers(paths);
@@ -73,7 +75,10 @@ export class ContainerFactory {
     const id = name;
     const runtime = req.runtime ?? chooseRuntime(service.runtime);
     const warnings: string[] = runtime.notice ? [runtime.notice] : [];
-    this.cgroups.ensureProject(project.name);
+    if (!this.ensured.has(project.name)) {
+      this.cgroups.ensureProject(project.name);
+      this.ensured.add(project.name);
+    }
     const resources = toLinuxResources(limitsFromService(service));
     const mounts = prepareMounts({ project, service, store: this.volumes, imageLayers: req.image.layers });
     const volumeMounts = [...this.volumesFrom(project, service), ...mounts.mounts];

@@ -100,7 +100,8 @@ export class Containers {
       }
       const base = typeof req.spec === 'function' ? req.spec(rootPath) : req.spec;
       const spec: OciSpec = { ...base, root: { ...base.root, path: rootPath } };
-      writeFileAtomic(path.join(dirs.bundle, 'config.json'), JSON.stringify(spec));
+      // the bundle is rebuilt from container.json if ever needed: no fsync on the hot path
+      writeFileAtomic(path.join(dirs.bundle, 'config.json'), JSON.stringify(spec), { durable: false });
       await startMonitor({
         id: req.id,
         name: req.name,
@@ -146,10 +147,10 @@ export class Containers {
     const first = done();
     if (first) return first;
     return new Promise((resolve) => {
-      let timer: NodeJS.Timeout | undefined;
-      let poll: NodeJS.Timeout | undefined;
-      const watcher = watch(dirs.run, () => check());
+      let settled = false;
       const finish = (v: ExitStatus | undefined) => {
+        if (settled) return;
+        settled = true;
         watcher.close();
         clearTimeout(timer);
         clearInterval(poll);
@@ -159,9 +160,12 @@ export class Containers {
         const s = done();
         if (s) finish(s);
       };
-      // a watch can miss an event on some filesystems; a slow poll covers it
-      poll = setInterval(check, 250);
-      if (timeoutMs !== undefined) timer = setTimeout(() => finish(done()), timeoutMs);
+      const watcher = watch(dirs.run, check);
+      // a watch can miss an event on some filesystems, which a slow poll covers
+      const poll = setInterval(check, 100);
+      const timer = timeoutMs === undefined ? undefined : setTimeout(() => finish(done()), timeoutMs);
+      // the exit file may have appeared before the watch was set up
+      check();
     });
   }
 

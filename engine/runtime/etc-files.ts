@@ -93,8 +93,10 @@ export function writeEtcFiles(dir: string, i: EtcInput): EtcFiles {
       hostResolv = '';
     }
   }
-  writeFileAtomic(files.hosts, hostsFile(i));
-  writeFileAtomic(files.hostname, `${i.hostname}\n`);
-  writeFileAtomic(files.resolvConf, resolvConf({ ...i, hostResolvConf: hostResolv }));
+  // world-readable: processes of any user in the container read them; rewritten on every start
+  const opts = { durable: false, mode: 0o644 };
+  writeFileAtomic(files.hosts, hostsFile(i), opts);
+  writeFileAtomic(files.hostname, `${i.hostname}\n`, opts);
+  writeFileAtomic(files.resolvConf, resolvConf({ ...i, hostResolvConf: hostResolv }), opts);
   return files;
 }
