@@ -132,6 +132,7 @@ for (const runtime of testRuntimes()) {
       const r = await runService('oom');
       assert.deepEqual(r.exit, { code: 137, oomKilled: true });
       assert.ok(!r.lines.includes('survived'));
+      assert.ok(!existsSync(path.join(process.cwd(), 'oom')), 'conmon left an oom file in the working directory');
     });
 
     test('the pids limit stops forks', async () => {

@@ -60,7 +60,9 @@ export async function startMonitor(o: MonitorOptions): Promise<MonitorHandle> {
     ...(o.stdin ? ['-i'] : []),
   ];
   const env = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4' };
-  const child = spawnDetached(conmon, args, env, 2);
+  // conmon writes some files relative to its working directory (an `oom` marker, in some
+  // versions): keep them in the container's own directory, not wherever `stack` ran
+  const child = spawnDetached(conmon, args, env, 2, o.persistDir);
   const sync = child.pipes[0]!;
   const start = child.pipes[1]!;
   try {

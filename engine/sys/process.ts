@@ -43,8 +43,9 @@ export interface DetachedChild {
  * Starts a program that outlives us (conmon), with `extraPipes` pipes on fds 3, 4, ... for
  * a handshake. It gets its own session, and nothing of ours keeps it alive or waits for it.
  */
-export function spawnDetached(cmd: string, args: readonly string[], env: Record<string, string>, extraPipes: number): DetachedChild {
+export function spawnDetached(cmd: string, args: readonly string[], env: Record<string, string>, extraPipes: number, cwd: string): DetachedChild {
   const child = spawn(cmd, [...args], {
+    cwd,
     stdio: ['ignore', 'ignore', 'pipe', ...Array<'pipe'>(extraPipes).fill('pipe')],
     detached: true,
     env,
