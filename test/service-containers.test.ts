@@ -175,6 +175,18 @@ for (const runtime of testRuntimes()) {
       await factory.containers.stop(base.record.id, { gracePeriod: 100 });
     });
 
+    test('a container that cannot be created leaves nothing: no state, no anonymous volume', async () => {
+      const bad = { ...project.services.base!, name: 'broken', command: ['/no/such/program'], volumes: [{ type: 'volume' as const, target: '/anon' }] };
+      const before = factory.volumes.list().length;
+      await assert.rejects(
+        factory.create({ project, service: bad, image, number: 1, network: { kind: 'none' }, runtime: runtime as { name: RuntimeName; binary: string } }),
+        /could not create container|no such file|not found/i,
+      );
+      assert.equal(factory.volumes.list().length, before);
+      assert.deepEqual(factory.containers.list().filter((id) => id.includes('broken')), []);
+      assert.ok(!existsSync(path.join(base, 'state', 'containers', `${project.name}-broken-1`)));
+    });
+
     test('a named volume starts with the image content and persists across containers', async () => {
       const w = await runService('writer');
       assert.deepEqual(w.lines, ['from the image']);

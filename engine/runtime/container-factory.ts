@@ -4,7 +4,7 @@
  * own /etc/passwd), then conmon and the runtime. Each part is produced by its own module
  * and handed to the next; a failure undoes the container.
  */
-import { statSync } from 'node:fs';
+import { rmSync, statSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import path from 'node:path';
 import { createCgroupManager, type CgroupManager } from '../cgroups/cgroup-manager.js';
@@ -75,66 +75,79 @@ export class ContainerFactory {
     const id = name;
     const runtime = req.runtime ?? chooseRuntime(service.runtime);
     const warnings: string[] = runtime.notice ? [runtime.notice] : [];
-    if (!this.ensured.has(project.name)) {
-      this.cgroups.ensureProject(project.name);
-      this.ensured.add(project.name);
-    }
+    // everything that can be refused is decided before anything is made
     const resources = toLinuxResources(limitsFromService(service));
-    const mounts = prepareMounts({ project, service, store: this.volumes, imageLayers: req.image.layers });
-    const volumeMounts = [...this.volumesFrom(project, service), ...mounts.mounts];
     const network = this.networkFor(project, service, req.network);
     const sharedNamespaces: Partial<Record<JoinableNamespace, string>> = {};
     for (const ns of ['pid', 'ipc', 'uts'] as const) {
       const mode = service[ns];
       if (mode && /^(service|container):/.test(mode)) sharedNamespaces[ns] = this.namespaceOf(project, mode, ns);
     }
-    const hostname = service.hostname ?? (network.kind === 'host' ? osHostname() : id.slice(0, 63));
-    const etcFiles = writeEtcFiles(path.join(containerDirs(this.paths, id).state, 'etc'), {
-      hostname,
-      ...(service.domainname !== undefined && { domainname: service.domainname }),
-      ...(req.addresses && { addresses: req.addresses }),
-      ...(service.extra_hosts && { extraHosts: service.extra_hosts }),
-      ...(service.dns && { dns: service.dns }),
-      ...(service.dns_search && { dnsSearch: service.dns_search }),
-      ...(service.dns_opt && { dnsOptions: service.dns_opt }),
-    });
+    const inherited = this.volumesFrom(project, service);
     const init = service.init ? INIT_BINARIES.find((b) => existsOnHost(b)) : undefined;
     if (service.init && !init) warnings.push(`service "${service.name}" asks for init, but neither catatonit nor tini is installed`);
-    const record = await this.containers.create({
-      id,
-      name,
-      runtime,
-      rootfs: { kind: 'overlay', lower: req.image.layers },
-      labels: {
-        'com.docker.compose.project': project.name,
-        'com.docker.compose.service': service.name,
-        'com.docker.compose.container-number': String(req.number),
-        ...service.labels,
-      },
-      stopSignal: service.stop_signal ?? req.image.config.StopSignal ?? 'SIGTERM',
-      stopGracePeriod: service.stop_grace_period ?? 10_000,
-      volumeMounts,
-      spec: (rootfs) => {
-        const built = buildSpec({
-          service,
-          image: req.image.config,
-          rootfs,
-          hostname,
-          etcFiles,
-          mounts: volumeMounts,
-          network,
-          sharedNamespaces,
-          cgroupNamespace: this.cgroups.layout.mode === 'unified',
-          cgroupsPath: this.cgroups.containerPath(project.name, id),
-          resources,
-          init: init ? { hostPath: init } : undefined,
-          annotations: { 'com.docker.compose.project': project.name, 'com.docker.compose.service': service.name },
-        });
-        warnings.push(...built.warnings);
-        return built.spec;
-      },
-    });
-    return { record, warnings };
+    const hostname = service.hostname ?? (network.kind === 'host' ? osHostname() : id.slice(0, 63));
+
+    if (!this.ensured.has(project.name)) {
+      this.cgroups.ensureProject(project.name);
+      this.ensured.add(project.name);
+    }
+    let mounts: ReturnType<typeof prepareMounts> | undefined;
+    try {
+      mounts = prepareMounts({ project, service, store: this.volumes, imageLayers: req.image.layers });
+      const volumeMounts = [...inherited, ...mounts.mounts];
+      const etcFiles = writeEtcFiles(path.join(containerDirs(this.paths, id).state, 'etc'), {
+        hostname,
+        ...(service.domainname !== undefined && { domainname: service.domainname }),
+        ...(req.addresses && { addresses: req.addresses }),
+        ...(service.extra_hosts && { extraHosts: service.extra_hosts }),
+        ...(service.dns && { dns: service.dns }),
+        ...(service.dns_search && { dnsSearch: service.dns_search }),
+        ...(service.dns_opt && { dnsOptions: service.dns_opt }),
+      });
+      const record = await this.containers.create({
+        id,
+        name,
+        runtime,
+        rootfs: { kind: 'overlay', lower: req.image.layers },
+        labels: {
+          'com.docker.compose.project': project.name,
+          'com.docker.compose.service': service.name,
+          'com.docker.compose.container-number': String(req.number),
+          ...service.labels,
+        },
+        stopSignal: service.stop_signal ?? req.image.config.StopSignal ?? 'SIGTERM',
+        stopGracePeriod: service.stop_grace_period ?? 10_000,
+        volumeMounts,
+        spec: (rootfs) => {
+          const built = buildSpec({
+            service,
+            image: req.image.config,
+            rootfs,
+            hostname,
+            etcFiles,
+            mounts: volumeMounts,
+            network,
+            sharedNamespaces,
+            cgroupNamespace: this.cgroups.layout.mode === 'unified',
+            cgroupsPath: this.cgroups.containerPath(project.name, id),
+            resources,
+            init: init ? { hostPath: init } : undefined,
+            annotations: { 'com.docker.compose.project': project.name, 'com.docker.compose.service': service.name },
+          });
+          warnings.push(...built.warnings);
+          return built.spec;
+        },
+      });
+      return { record, warnings };
+    } catch (e) {
+      // Containers.create undoes its own work; what was made before it goes here
+      if (!existsOnHost(path.join(containerDirs(this.paths, id).state, 'container.json'))) {
+        rmSync(containerDirs(this.paths, id).state, { recursive: true, force: true });
+      }
+      for (const v of mounts?.volumes ?? []) if (this.volumes.get(v)?.anonymous) this.volumes.remove(v);
+      throw e;
+    }
   }
 
   /** `network_mode`: host, none, or the namespace of another running container. */
