@@ -11,6 +11,7 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { parseMountinfo, readMountinfo } from '../sys/mounts.js';
 
 export type CgroupMode = 'unified' | 'hybrid' | 'legacy' | 'none';
 
@@ -28,15 +29,6 @@ export interface CgroupLayout {
   unifiedControllers: string[];
 }
 
-/** One line of /proc/self/mountinfo, the fields this module needs. */
-export interface MountEntry {
-  /** the mounted subtree of the filesystem (`/` unless a bind or a cgroup namespace) */
-  root: string;
-  mountPoint: string;
-  fsType: string;
-  superOptions: string[];
-}
-
 /**
  * The v1 controllers the kernel knows. Super options of a cgroup mount mix controllers with
  * flags (`rw`, `xattr`, `noprefix`, `clone_children`, `release_agent=...`), so controllers are
@@ -47,8 +39,6 @@ const V1_CONTROLLERS = new Set([
   'perf_event', 'hugetlb', 'pids', 'rdma', 'misc', 'debug',
 ]);
 
-const MOUNTINFO = '/proc/self/mountinfo';
-
 /**
  * Reads the host's layout: /proc/self/mountinfo (or the text given) plus cgroup.controllers
  * at the cgroup2 mount. `readControllers` is there so tests can parse a foreign host's
@@ -58,7 +48,7 @@ export function detectCgroupLayout(
   mountinfoText?: string,
   readControllers: (unifiedMount: string) => string = readUnifiedControllers,
 ): CgroupLayout {
-  const text = mountinfoText ?? readFileSync(MOUNTINFO, 'utf8');
+  const text = mountinfoText ?? readMountinfo();
   const probe = parseCgroupLayout(text);
   if (probe.unifiedMount === undefined) return probe;
   return parseCgroupLayout(text, readControllers(probe.unifiedMount));
@@ -100,33 +90,6 @@ export function parseCgroupLayout(mountinfoText: string, unifiedControllersText 
   const layout: CgroupLayout = { mode, v1, unifiedControllers: splitWords(unifiedControllersText) };
   if (unifiedMount !== undefined) layout.unifiedMount = unifiedMount;
   return layout;
-}
-
-/**
- * Pure: mountinfo lines (proc(5)): `id parent major:minor root mountpoint options
- * [optional fields...] - fstype source superoptions`. The optional fields vary in number,
- * so the part after the ` - ` separator is found by the separator, not by position.
- */
-export function parseMountinfo(text: string): MountEntry[] {
-  const entries: MountEntry[] = [];
-  for (const line of text.split('\n')) {
-    if (line.trim() === '') continue;
-    const fields = line.split(' ');
-    const sep = fields.indexOf('-', 6);
-    if (sep < 0 || fields.length < sep + 4) continue;
-    entries.push({
-      root: unescapeMountField(fields[3]!),
-      mountPoint: unescapeMountField(fields[4]!),
-      fsType: fields[sep + 1]!,
-      superOptions: fields[sep + 3]!.split(','),
-    });
-  }
-  return entries;
-}
-
-/** The kernel escapes space, tab, newline and backslash in paths as octal (`\040`). */
-function unescapeMountField(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));
 }
 
 function splitWords(s: string): string[] {

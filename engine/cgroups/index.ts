@@ -2,8 +2,8 @@
 export { CGROUP_ROOT, checkContainerId, checkProjectName, containerCgroupPath, projectCgroupPath } from './cgroup-paths.js';
 export { createCgroupManager } from './cgroup-manager.js';
 export type { CgroupManager, CgroupStats, CpuStats, MemoryStats, PidsStats } from './cgroup-manager.js';
-export { detectCgroupLayout, parseCgroupLayout, parseMountinfo } from './detect.js';
-export type { CgroupLayout, CgroupMode, MountEntry } from './detect.js';
+export { detectCgroupLayout, parseCgroupLayout } from './detect.js';
+export type { CgroupLayout, CgroupMode } from './detect.js';
 export { CPU_PERIOD_US, limitsFromService, toLinuxResources } from './resources.js';
 export type { LimitOptions, ResourceLimits } from './resources.js';
 export { NoopCgroupManager } from './noop-driver.js';

@@ -73,7 +73,7 @@ export class ContainerFactory {
     const { project, service } = req;
     const name = ContainerFactory.containerName(project.name, service, req.number);
     const id = name;
-    const runtime = req.runtime ?? chooseRuntime(service.runtime);
+    const runtime = req.runtime ?? chooseRuntime(service.runtime, this.cgroups.layout);
     const warnings: string[] = runtime.notice ? [runtime.notice] : [];
     // everything that can be refused is decided before anything is made
     const resources = toLinuxResources(limitsFromService(service));

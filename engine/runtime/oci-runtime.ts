@@ -3,9 +3,10 @@
  * otherwise keeps its state under $XDG_RUNTIME_DIR/crun whenever that variable is set,
  * even for root, and a later `stack` process with another environment would not find it.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { StackError } from '../errors.js';
+import type { CgroupLayout } from '../cgroups/detect.js';
 import { run } from '../sys/process.js';
 
 export type RuntimeName = 'crun' | 'runc';
@@ -72,7 +73,11 @@ export interface RuntimeChoice {
  * where it can run, else runc. crun 1.8 refuses hybrid cgroup hosts whose cgroup2 mount
  * holds a controller; there runc is the default.
  */
-export function chooseRuntime(requested: string | undefined, env: Readonly<Record<string, string | undefined>> = process.env): RuntimeChoice {
+export function chooseRuntime(
+  requested: string | undefined,
+  layout: CgroupLayout,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): RuntimeChoice {
   const ask = requested ?? env.STACK_RUNTIME;
   if (ask) {
     if (ask !== 'crun' && ask !== 'runc') {
@@ -80,37 +85,28 @@ export function chooseRuntime(requested: string | undefined, env: Readonly<Recor
     }
     return { name: ask, binary: findBinary(ask) };
   }
-  const blocker = crunBlocker();
-  if (!blocker && hasBinary('crun')) return { name: 'crun', binary: findBinary('crun') };
+  const blocker = crunBlocker(layout);
+  const crun = blocker ? undefined : lookPath('crun');
+  if (crun) return { name: 'crun', binary: crun };
   return { name: 'runc', binary: findBinary('runc'), notice: blocker ? `using runc: ${blocker}` : 'using runc: crun is not installed' };
 }
 
 /** Why crun cannot run on this host, if it cannot. */
-export function crunBlocker(mountinfo = readFileSync('/proc/self/mountinfo', 'utf8')): string | undefined {
-  const lines = mountinfo.split('\n');
-  const unified = lines.map((l) => l.split(' - ')).find(([left, right]) => right?.startsWith('cgroup2 ') && left?.split(' ')[4] !== '/sys/fs/cgroup');
-  const v1 = lines.some((l) => l.split(' - ')[1]?.startsWith('cgroup '));
-  if (!unified || !v1) return undefined;
-  const mountPoint = unified[0]!.split(' ')[4]!;
-  let controllers = '';
-  try {
-    controllers = readFileSync(path.join(mountPoint, 'cgroup.controllers'), 'utf8').trim();
-  } catch {
-    return undefined;
-  }
-  return controllers
-    ? `crun does not support hybrid cgroup hosts whose cgroup2 mount (${mountPoint}) holds controllers (${controllers})`
-    : undefined;
+export function crunBlocker(layout: CgroupLayout): string | undefined {
+  if (layout.mode !== 'hybrid' || layout.unifiedControllers.length === 0) return undefined;
+  return `crun does not support hybrid cgroup hosts whose cgroup2 mount (${layout.unifiedMount}) holds controllers (${layout.unifiedControllers.join(' ')})`;
 }
 
-function hasBinary(name: string): boolean {
-  return (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':').some((d) => existsSync(path.join(d, name)));
-}
-
-function findBinary(name: string): string {
+function lookPath(name: string): string | undefined {
   for (const d of (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':')) {
     const p = path.join(d, name);
     if (existsSync(p)) return p;
   }
+  return undefined;
+}
+
+function findBinary(name: string): string {
+  const found = lookPath(name);
+  if (found) return found;
   throw new StackError(`the OCI runtime ${name} is not installed`, { kind: 'not-found', hint: `install it: apt-get install ${name}` });
 }

@@ -1,4 +1,4 @@
-/** Mounting the container's root filesystem and reading what is mounted. */
+/** Mounting the container's root filesystem, and reading what is mounted. */
 import { readFileSync } from 'node:fs';
 import { MNT_DETACH, mount, umount2 } from './libc.js';
 import { SysError } from './sys-error.js';
@@ -30,30 +30,44 @@ export function unmount(target: string): void {
   }
 }
 
+/** One line of /proc/self/mountinfo. */
 export interface MountEntry {
+  /** the mounted subtree of the filesystem (`/` unless a bind or a cgroup namespace) */
+  root: string;
   mountPoint: string;
   fsType: string;
   source: string;
+  superOptions: string[];
 }
 
-/** /proc/self/mountinfo, with the kernel's octal escapes decoded. */
-export function listMounts(): MountEntry[] {
-  const text = readFileSync('/proc/self/mountinfo', 'utf8');
-  const out: MountEntry[] = [];
+export function readMountinfo(): string {
+  return readFileSync('/proc/self/mountinfo', 'utf8');
+}
+
+/**
+ * mountinfo lines (proc(5)): `id parent major:minor root mountpoint options
+ * [optional fields...] - fstype source superoptions`. The optional fields vary in number,
+ * so the part after the ` - ` separator is found by the separator, not by position.
+ */
+export function parseMountinfo(text: string): MountEntry[] {
+  const entries: MountEntry[] = [];
   for (const line of text.split('\n')) {
-    if (!line) continue;
-    const [left, right] = line.split(' - ');
-    const fields = left!.split(' ');
-    const rest = (right ?? '').split(' ');
-    out.push({ mountPoint: unescape(fields[4]!), fsType: rest[0]!, source: unescape(rest[1] ?? '') });
+    if (line.trim() === '') continue;
+    const fields = line.split(' ');
+    const sep = fields.indexOf('-', 6);
+    if (sep < 0 || fields.length < sep + 4) continue;
+    entries.push({
+      root: unescapeMountField(fields[3]!),
+      mountPoint: unescapeMountField(fields[4]!),
+      fsType: fields[sep + 1]!,
+      source: unescapeMountField(fields[sep + 2]!),
+      superOptions: fields[sep + 3]!.split(','),
+    });
   }
-  return out;
+  return entries;
 }
 
-export function isMounted(target: string): boolean {
-  return listMounts().some((m) => m.mountPoint === target);
-}
-
-function unescape(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8)));
+/** The kernel escapes space, tab, newline and backslash in paths as octal (`\040`). */
+function unescapeMountField(s: string): string {
+  return s.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(Number.parseInt(oct, 8)));
 }

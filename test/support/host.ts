@@ -4,13 +4,14 @@
  * mounting hugetlb on its own v1 hierarchy moves it there, so both runtimes can be tested.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
+import { detectCgroupLayout } from '../../engine/cgroups/detect.js';
 import { crunBlocker } from '../../engine/runtime/oci-runtime.js';
 
 export function prepareHostForCrun(): void {
-  const blocker = crunBlocker();
-  if (!blocker || !/hugetlb/.test(blocker)) return;
-  if (readFileSync('/proc/self/mountinfo', 'utf8').includes(' /sys/fs/cgroup/hugetlb ')) return;
+  const layout = detectCgroupLayout();
+  // only hugetlb is known to sit in cgroup2 on our machines; anything else is left to fail loudly
+  if (!crunBlocker(layout) || !layout.unifiedControllers.includes('hugetlb') || layout.v1.has('hugetlb')) return;
   if (!existsSync('/sys/fs/cgroup/hugetlb')) mkdirSync('/sys/fs/cgroup/hugetlb');
   execFileSync('mount', ['-t', 'cgroup', '-o', 'hugetlb', 'cgroup', '/sys/fs/cgroup/hugetlb']);
 }
