@@ -14,7 +14,7 @@ import { DEFAULT_DEVICE_RULES } from '../engine/runtime/spec/devices.js';
 import { buildEnv, DEFAULT_PATH } from '../engine/runtime/spec/env.js';
 import { goArch, kernelAtLeast, parseProcLimits, type HostFacts } from '../engine/runtime/spec/host.js';
 import { parentsFirst } from '../engine/runtime/spec/mounts.js';
-import { readFileInRoot, resolveInRoot } from '../engine/runtime/spec/read-in-root.js';
+import { readFileInRoot, resolveInRoot } from '../engine/sys/read-in-root.js';
 import { buildRlimits, DEFAULT_NOFILE, UNLIMITED } from '../engine/runtime/spec/rlimits.js';
 import { convertSeccompProfile, DEFAULT_SECCOMP_PROFILE, loadSeccompProfile, type DockerSeccompProfile } from '../engine/runtime/spec/seccomp.js';
 import { parseSecurityOpts } from '../engine/runtime/spec/security-opt.js';

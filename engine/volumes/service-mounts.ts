@@ -9,7 +9,7 @@ import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readdirSync, statS
 import { StackError } from '../errors.js';
 import type { Project, Service, ServiceVolume } from '../model/types.js';
 import type { OciMount } from '../runtime/oci-spec.js';
-import { resolveInRoot } from '../runtime/spec/read-in-root.js';
+import { resolveInRoot } from '../sys/read-in-root.js';
 import type { VolumeStore } from './volume-store.js';
 
 export interface MountsInput {

@@ -4,7 +4,7 @@ export { buildSpec, MASKED_PATHS, READONLY_PATHS, type BuiltSpec, type SpecInput
 export type { ImageConfig } from './image-config.js';
 export type { NetworkChoice, JoinableNamespace } from './namespaces.js';
 export { resolveArgv } from './argv.js';
-export { readFileInRoot, resolveInRoot } from './read-in-root.js';
+export { readFileInRoot, resolveInRoot } from '../../sys/read-in-root.js';
 export { resolveUser, type ResolvedUser } from './user.js';
 export { hostFacts, type HostFacts } from './host.js';
 export { DEFAULT_SECCOMP_PROFILE } from './seccomp.js';

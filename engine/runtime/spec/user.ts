@@ -11,7 +11,7 @@
  */
 
 import { StackError } from '../../errors.js';
-import { readFileInRoot } from './read-in-root.js';
+import { readFileInRoot } from '../../sys/read-in-root.js';
 
 export interface ResolvedUser {
   uid: number;

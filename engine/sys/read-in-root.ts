@@ -11,7 +11,7 @@
 
 import { closeSync, constants, fstatSync, lstatSync, openSync, readlinkSync, readSync, type Stats } from 'node:fs';
 import path from 'node:path';
-import { StackError } from '../../errors.js';
+import { StackError } from '../errors.js';
 
 /** Linux's own limit (MAXSYMLINKS) on symlinks followed while resolving one path. */
 const MAX_SYMLINK_HOPS = 40;
