@@ -8,7 +8,7 @@
 import { carryLocation, locationsOf, newLocations, type PathSegment } from './source-map.js';
 import { PathTable } from './path-pattern.js';
 import { Tagged } from './yaml-source.js';
-import { isMap, setKey, type PlainMap } from './plain.js';
+import { isMap, setKey, splitKeyValue, type PlainMap } from './plain.js';
 
 type Rule =
   | { kind: 'replace' }
@@ -187,10 +187,7 @@ function uniqueSequence(base: unknown[], override: unknown[], key: (item: unknow
 
 /** `[K=V, K2]` or `{K: V}` to a mapping. */
 function toDict(v: unknown): PlainMap {
-  return listToMap(v, (s) => {
-    const eq = s.indexOf('=');
-    return eq < 0 ? [s, null] : [s.slice(0, eq), s.slice(eq + 1)];
-  });
+  return listToMap(v, splitKeyValue);
 }
 
 /** `[a, b]` or `{a: ..., b: ...}` to a mapping, list entries valued by `fromList`. */

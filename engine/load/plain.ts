@@ -14,3 +14,9 @@ export function setKey(obj: PlainMap, key: string, value: unknown): void {
     obj[key] = value;
   }
 }
+
+/** An entry of compose's list form of a mapping: `K=V`, or `K` alone (no value: null). */
+export function splitKeyValue(entry: string): [string, string | null] {
+  const eq = entry.indexOf('=');
+  return eq < 0 ? [entry, null] : [entry.slice(0, eq), entry.slice(eq + 1)];
+}

@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { split as shellSplit } from 'shlex';
 import { ErrorList, StackError } from '../errors.js';
 import { parseDotenv } from '../load/dotenv.js';
-import { isMap, type PlainMap } from '../load/plain.js';
+import { isMap, splitKeyValue, type PlainMap } from '../load/plain.js';
 import { locate, type PathSegment } from '../load/source-map.js';
 import type { Lookup } from '../load/template.js';
 import type {
@@ -523,10 +523,8 @@ function dictEntries(raw: unknown): Record<string, string | null> {
   const out: Record<string, string | null> = {};
   if (Array.isArray(raw)) {
     for (const item of raw) {
-      const s = String(item);
-      const eq = s.indexOf('=');
-      if (eq < 0) out[s] = null;
-      else out[s.slice(0, eq)] = s.slice(eq + 1);
+      const [k, v] = splitKeyValue(String(item));
+      out[k] = v;
     }
   } else if (isMap(raw)) {
     for (const [k, v] of Object.entries(raw)) out[k] = v === null || v === undefined ? null : String(v);
