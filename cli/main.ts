@@ -13,6 +13,18 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'Validate the stack file(s) and print the normalized model',
     load: async () => (await import('./commands/config.js')).configCommand,
   },
+  build: {
+    summary: 'Build the images of services that have a build section',
+    load: async () => (await import('./commands/build.js')).buildCommand,
+  },
+  image: {
+    summary: 'Manage local images: ls, build, import, tag, rm, prune, save, load, inspect',
+    load: async () => (await import('./commands/image.js')).imageCommand,
+  },
+  images: {
+    summary: 'List local images',
+    load: async () => (await import('./commands/image.js')).imagesCommand,
+  },
 };
 
 export async function main(argv: readonly string[], ctxBase: Omit<CommandContext, 'global'>): Promise<number> {

@@ -4,7 +4,7 @@
  * the bundle, conmon's exit and oom files, the runtime's own state under `--root`), so any
  * process can pick a container up; none has to stay alive for it to run.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, watch, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, watch, writeFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import path from 'node:path';
 import { StackError } from '../errors.js';
@@ -213,6 +213,20 @@ export class Containers {
     } finally {
       rmSync(file, { force: true });
     }
+  }
+
+  /**
+   * Moves the overlay upper dir of an exited container to `dest` (the builder turns a RUN
+   * step's changes into a layer). The rootfs is unmounted first, so nothing changes the dir
+   * while it moves; the container is left to be removed as usual.
+   */
+  async takeUpper(id: string, dest: string): Promise<void> {
+    const rec = this.record(id);
+    if (rec.rootfs.kind !== 'overlay') throw new StackError(`container ${rec.name} has no overlay rootfs`, { kind: 'invalid' });
+    if ((await this.status(id)) === 'running') throw new StackError(`container ${rec.name} is running`, { kind: 'conflict' });
+    const dirs = containerDirs(this.paths, id);
+    unmount(dirs.rootfs);
+    renameSync(dirs.upper, dest);
   }
 
   /** The container's log, partial lines joined. */

@@ -1,21 +1,27 @@
 /** Mounting the container's root filesystem, and reading what is mounted. */
 import { readFileSync } from 'node:fs';
-import { MNT_DETACH, mount, umount2 } from './libc.js';
+import { MNT_DETACH, MS_RDONLY, mount, umount2 } from './libc.js';
 import { SysError } from './sys-error.js';
 
 export interface OverlayOptions {
   /** lower dirs, topmost first (overlayfs order) */
   lower: readonly string[];
-  upper: string;
-  work: string;
+  /** with `work`; both absent makes a read-only overlay (which needs two lower dirs or more) */
+  upper?: string;
+  work?: string;
   target: string;
 }
 
 export function mountOverlay(o: OverlayOptions): void {
   if (o.lower.length === 0) throw new SysError('mount', ['overlay', o.target], 'EINVAL', 'no lower directories');
-  for (const p of [...o.lower, o.upper, o.work]) {
+  const dirs = [...o.lower, ...(o.upper !== undefined ? [o.upper] : []), ...(o.work !== undefined ? [o.work] : [])];
+  for (const p of dirs) {
     // overlayfs option syntax has no escaping for these characters
     if (/[,:\\]/.test(p)) throw new SysError('mount', ['overlay', o.target], 'EINVAL', `unsupported character in path ${p}`);
+  }
+  if (o.upper === undefined || o.work === undefined) {
+    mount('overlay', o.target, 'overlay', MS_RDONLY, `lowerdir=${o.lower.join(':')}`);
+    return;
   }
   mount('overlay', o.target, 'overlay', 0, `lowerdir=${o.lower.join(':')},upperdir=${o.upper},workdir=${o.work}`);
 }

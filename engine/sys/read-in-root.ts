@@ -9,7 +9,7 @@
  * put there in between is refused instead of followed or blocked on.
  */
 
-import { closeSync, constants, fstatSync, lstatSync, openSync, readlinkSync, readSync, type Stats } from 'node:fs';
+import { chmodSync, closeSync, constants, fstatSync, lchownSync, lstatSync, mkdirSync, openSync, readlinkSync, readSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { StackError } from '../errors.js';
 
@@ -29,6 +29,30 @@ export interface InRoot {
  * undefined when the path does not exist there (or a component is not a directory).
  */
 export function resolveInRoot(root: string, containerPath: string): InRoot | undefined {
+  return walkInRoot(root, containerPath, undefined);
+}
+
+export interface NewDirOwner {
+  uid: number;
+  gid: number;
+  mode: number;
+}
+
+/**
+ * `mkdir -p` of `containerPath` inside `root` (the builder writing COPY's destination into
+ * an image): existing components resolve as resolveInRoot does, so a symlink in the image
+ * leads somewhere inside the root and never out of it; missing ones are created with
+ * `owner`. Returns the host path of the directory.
+ */
+export function makeDirsInRoot(root: string, containerPath: string, owner: NewDirOwner): string {
+  const found = walkInRoot(root, containerPath, owner);
+  if (!found || !found.stats.isDirectory()) {
+    throw new StackError(`cannot create directory ${containerPath}: a component is not a directory`, { kind: 'invalid' });
+  }
+  return found.hostPath;
+}
+
+function walkInRoot(root: string, containerPath: string, create: NewDirOwner | undefined): InRoot | undefined {
   const rootPath = path.resolve(root);
   let pending = components(containerPath);
   const resolved: string[] = [];
@@ -47,8 +71,13 @@ export function resolveInRoot(root: string, containerPath: string): InRoot | und
     try {
       stats = lstatSync(hostPath);
     } catch (e) {
-      if (isMissing(e)) return undefined;
-      throw e;
+      if (!isMissing(e)) throw e;
+      if (!create) return undefined;
+      mkdirSync(hostPath);
+      // mkdir's mode is filtered by the umask; the image wants the exact mode
+      chmodSync(hostPath, create.mode);
+      lchownSync(hostPath, create.uid, create.gid);
+      stats = lstatSync(hostPath);
     }
     if (stats.isSymbolicLink()) {
       if (++hops > MAX_SYMLINK_HOPS) {
@@ -60,7 +89,10 @@ export function resolveInRoot(root: string, containerPath: string): InRoot | und
       stats = undefined;
       continue;
     }
-    if (pending.length > 0 && !stats.isDirectory()) return undefined;
+    if (pending.length > 0 && !stats.isDirectory()) {
+      if (create) throw new StackError(`cannot create directory ${containerPath}: /${[...resolved, part].join('/')} is not a directory`, { kind: 'invalid' });
+      return undefined;
+    }
     resolved.push(part);
   }
   // A path that resolved to the root itself (`/`, `..`) was never lstat'ed in the loop.
