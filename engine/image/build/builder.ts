@@ -218,8 +218,9 @@ class BuildRun {
           const value = given ?? (a.default !== undefined ? a.default : this.globalArgs.get(a.name));
           next.args.set(a.name, value);
         }
-        // ARG changes no image bytes: only the steps that read the value carry it in their keys
-        label(false);
+        // ARG changes no image bytes (only the steps that read the value carry it in their
+        // keys), so it is always as good as cached
+        label(true);
         this.cachedSteps++;
         return next;
       }
