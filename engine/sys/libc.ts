@@ -1,11 +1,12 @@
 /**
- * The few libc calls the engine makes itself, through koffi. This file and process.ts are
- * the whole unsafe surface: everything else imports them, never koffi directly.
+ * The few libc calls the engine makes itself, through koffi. This layer (engine/sys) is the
+ * whole unsafe surface: everything else imports it, never koffi directly.
  */
 import koffi from 'koffi';
 import { errnoName, SysError } from './sys-error.js';
 
-const libc = koffi.load('libc.so.6');
+/** the loaded libc, for the other modules of this layer that bind calls of their own */
+export const libc = koffi.load('libc.so.6');
 
 const mountFn = libc.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)');
 const umount2Fn = libc.func('int umount2(const char *target, int flags)');
