@@ -22,9 +22,16 @@ export interface MonitorOptions {
   /** where conmon puts attach sockets (it fails to start without one) */
   socketDir: string;
   terminal?: boolean;
-  stdin?: boolean;
+  stdin?: StdinMode;
   conmon?: string;
 }
+
+/**
+ * A stdin pipe for attached clients: 'open' stays open when a client ends its input or
+ * detaches (docker's OpenStdin), 'once' is closed then (StdinOnce). A terminal needs
+ * neither: its input is the pty, always open.
+ */
+export type StdinMode = 'open' | 'once';
 
 export interface MonitorHandle {
   /** the container's init process, as seen from the host */
@@ -57,7 +64,8 @@ export async function startMonitor(o: MonitorOptions): Promise<MonitorHandle> {
     '--no-sync-log',
     ...o.runtime.globalArgs().flatMap((a) => ['--runtime-arg', a]),
     ...(o.terminal ? ['-t'] : []),
-    ...(o.stdin ? ['-i'] : []),
+    // with a terminal, conmon's stdin is the pty, and `-i` would have it close the pty when a client goes
+    ...(o.stdin && !o.terminal ? ['-i', ...(o.stdin === 'open' ? ['--leave-stdin-open'] : [])] : []),
   ];
   const env = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4' };
   // conmon writes some files relative to its working directory (an `oom` marker, in some

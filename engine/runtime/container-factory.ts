@@ -119,6 +119,7 @@ export class ContainerFactory {
         stopSignal: service.stop_signal ?? req.image.config.StopSignal ?? 'SIGTERM',
         stopGracePeriod: service.stop_grace_period ?? 10_000,
         volumeMounts,
+        ...(service.stdin_open && { stdin: 'open' as const }),
         spec: (rootfs) => {
           const built = buildSpec({
             service,

@@ -1,6 +1,6 @@
 /**
- * Container lifecycle over the OCI runtime and conmon: create, start, kill, stop, wait,
- * exec, logs, remove. Everything a later `stack` process needs is on disk (container.json,
+ * Container lifecycle over the OCI runtime and conmon: create, start, attach, kill, stop,
+ * wait, exec, logs, remove. Everything a later `stack` process needs is on disk (container.json,
  * the bundle, conmon's exit and oom files, the runtime's own state under `--root`), so any
  * process can pick a container up; none has to stay alive for it to run.
  */
@@ -10,8 +10,10 @@ import path from 'node:path';
 import { StackError } from '../errors.js';
 import { mountOverlay, unmount } from '../sys/mounts.js';
 import { runStatus } from '../sys/process.js';
+import { SysError } from '../sys/sys-error.js';
 import { writeFileAtomic } from './atomic-file.js';
-import { startMonitor } from './conmon.js';
+import { startMonitor, type StdinMode } from './conmon.js';
+import { attachToMonitor, type AttachStreams } from './conmon-attach.js';
 import { OciRuntime, type RuntimeName } from './oci-runtime.js';
 import type { OciMount, OciProcess, OciSpec } from './oci-spec.js';
 import { containerDirs, runtimeRoot, socketDir, type EnginePaths } from './paths.js';
@@ -32,6 +34,8 @@ export interface CreateRequest {
   stopGracePeriod?: number;
   /** the container's volume and bind mounts, kept for `volumes_from` */
   volumeMounts?: OciMount[];
+  /** a stdin that attached clients write to (compose's `stdin_open` is 'open'); none by default */
+  stdin?: StdinMode;
 }
 
 export interface ContainerRecord {
@@ -43,6 +47,7 @@ export interface ContainerRecord {
   stopSignal: string;
   stopGracePeriod: number;
   volumeMounts: OciMount[];
+  stdin?: StdinMode;
   created: string;
 }
 
@@ -52,6 +57,15 @@ export interface ExitStatus {
   /** exit code; 128 + signal number when killed by a signal */
   code: number;
   oomKilled: boolean;
+}
+
+export type { AttachStreams };
+
+export interface AttachHandle {
+  /** disconnects; the container goes on running */
+  detach(): void;
+  /** the exit status once the container exits; undefined after detach, or if conmon died without one */
+  done: Promise<ExitStatus | undefined>;
 }
 
 export interface LogLine {
@@ -85,6 +99,7 @@ export class Containers {
       stopSignal: req.stopSignal ?? 'SIGTERM',
       stopGracePeriod: req.stopGracePeriod ?? 10_000,
       volumeMounts: req.volumeMounts ?? [],
+      ...(req.stdin && { stdin: req.stdin }),
       created: new Date().toISOString(),
     };
     try {
@@ -111,6 +126,7 @@ export class Containers {
         logPath: dirs.log,
         socketDir: socketDir(this.paths),
         terminal: spec.process.terminal === true,
+        stdin: req.stdin,
       });
       return record;
     } catch (e) {
@@ -121,6 +137,36 @@ export class Containers {
 
   async start(id: string): Promise<void> {
     await this.runtimeOf(this.record(id)).start(id);
+  }
+
+  /**
+   * Attaches to a created or running container through conmon: its output from now on goes
+   * to `stdout` and `stderr`, and `stdin`, if given, to the container's stdin (which it must
+   * have: `stdin` at create, or a terminal).
+   */
+  async attach(id: string, streams: AttachStreams): Promise<AttachHandle> {
+    const rec = this.record(id);
+    const dirs = containerDirs(this.paths, id);
+    const notRunning = () =>
+      new StackError(`container ${rec.name} is not running`, { kind: 'conflict', hint: 'its earlier output is in its logs; start it again to attach' });
+    const status = await this.status(id);
+    if (status !== 'created' && status !== 'running') throw notRunning();
+    if (streams.stdin && !rec.stdin) {
+      const spec = JSON.parse(readFileSync(path.join(dirs.bundle, 'config.json'), 'utf8')) as OciSpec;
+      if (spec.process.terminal !== true) {
+        throw new StackError(`container ${rec.name} has no stdin to attach to`, { kind: 'invalid', hint: 'create it with stdin_open: true' });
+      }
+    }
+    let session;
+    try {
+      session = attachToMonitor(dirs.bundle, streams);
+    } catch (e) {
+      // conmon is gone: the container exited since the status was read
+      if (e instanceof SysError && (e.code === 'ECONNREFUSED' || e.code === 'ENOENT')) throw notRunning();
+      throw e;
+    }
+    const done = session.closed.then((how) => (how === 'detached' ? undefined : this.exitAfterMonitor(id)));
+    return { detach: session.detach, done };
   }
 
   async kill(id: string, signal: string | number = 'SIGKILL'): Promise<void> {
@@ -312,16 +358,29 @@ export class Containers {
 
   /** conmon exits by itself once the container is gone; make sure it has, so no process is left. */
   private async reapMonitor(id: string): Promise<void> {
-    const file = path.join(containerDirs(this.paths, id).run, 'conmon.pid');
-    let pid: number;
-    try {
-      pid = Number(readFileSync(file, 'utf8').trim());
-    } catch {
-      return;
-    }
+    const pid = this.monitorPid(id);
     if (!pid) return;
     for (let i = 0; i < 100 && alive(pid); i++) await sleep(20);
     if (alive(pid)) process.kill(pid, constants.signals.SIGKILL);
+  }
+
+  private monitorPid(id: string): number | undefined {
+    try {
+      return Number(readFileSync(path.join(containerDirs(this.paths, id).run, 'conmon.pid'), 'utf8').trim()) || undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** conmon closes its attach connections just before it writes the exit file */
+  private async exitAfterMonitor(id: string): Promise<ExitStatus | undefined> {
+    for (;;) {
+      const pid = this.monitorPid(id);
+      const running = pid !== undefined && alive(pid);
+      const status = this.exitStatus(id);
+      if (status || !running) return status;
+      await sleep(10);
+    }
   }
 }
 

@@ -1,0 +1,232 @@
+/**
+ * Attaching to containers through conmon's attach socket, under crun and runc: output
+ * demultiplexed by stream, input forwarded to the container's stdin, detach leaving the
+ * container running, and nothing left behind. The state dir is deep enough that the attach
+ * socket's path does not fit in a sockaddr_un, as real ones may not.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { PassThrough, Writable } from 'node:stream';
+import { after, before, describe, test } from 'node:test';
+import { StackError } from '../engine/errors.js';
+import { attachSocketPath } from '../engine/runtime/conmon-attach.js';
+import { Containers, type CreateRequest } from '../engine/runtime/containers.js';
+import { containerDirs, socketDir, type EnginePaths } from '../engine/runtime/paths.js';
+import { SysError } from '../engine/sys/sys-error.js';
+import { connectSeqpacket } from '../engine/sys/unix-seqpacket.js';
+import { makeBusyboxRootfs } from './support/busybox-rootfs.js';
+import { testRuntimes } from './support/host.js';
+import { minimalSpec } from './support/minimal-spec.js';
+
+const CG_ROOT = `/stack-attach-test-${process.pid}`;
+
+/** A Writable that keeps what it is given; `slow` acknowledges each write a turn later, with a small buffer. */
+class Collector extends Writable {
+  private readonly chunks: Buffer[] = [];
+
+  constructor(private readonly slow = false) {
+    super({ highWaterMark: slow ? 1024 : 16 * 1024 });
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: () => void): void {
+    this.chunks.push(chunk);
+    if (this.slow) setImmediate(cb);
+    else cb();
+  }
+
+  text(): string {
+    return Buffer.concat(this.chunks).toString();
+  }
+
+  lines(): string[] {
+    return this.text().split('\n').filter(Boolean);
+  }
+}
+
+function leftovers(paths: EnginePaths, id: string): string[] {
+  const out: string[] = [];
+  const dirs = containerDirs(paths, id);
+  if (readFileSync('/proc/self/mountinfo', 'utf8').includes(dirs.rootfs)) out.push('rootfs mount');
+  if (existsSync(dirs.state)) out.push('state dir');
+  if (existsSync(dirs.run)) out.push('run dir');
+  if (existsSync(path.join(socketDir(paths), id))) out.push('socket dir link');
+  for (const rt of ['runc', 'crun']) if (existsSync(path.join(paths.runDir, 'runtime', rt, id))) out.push(`${rt} state`);
+  if (spawnSync('pgrep', ['-f', `conmon .*-c ${id} `]).status === 0) out.push('conmon process');
+  return out;
+}
+
+async function until(what: string, cond: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** `prefix<n>` lines with n counting up by one: nothing lost, nothing reordered, nothing from the other stream */
+function assertRun(lines: string[], prefix: string): number[] {
+  const ns = lines.map((l) => {
+    const m = new RegExp(`^${prefix}(\\d+)$`).exec(l);
+    assert.ok(m, `unexpected line ${JSON.stringify(l)} on the ${prefix} stream`);
+    return Number(m[1]);
+  });
+  ns.forEach((n, i) => i > 0 && assert.equal(n, ns[i - 1]! + 1, `${prefix} lines out of order: ${ns.join(',')}`));
+  return ns;
+}
+
+for (const runtime of testRuntimes()) {
+  describe(`attach under ${runtime.name}`, () => {
+    let base: string;
+    let paths: EnginePaths;
+    let lower: string;
+    let containers: Containers;
+    let n = 0;
+    const made: string[] = [];
+
+    before(() => {
+      base = mkdtempSync(path.join(tmpdir(), `stack-attach-${runtime.name}-`));
+      paths = { stateDir: path.join(base, 'state', 'a-state-dir-deep-enough-that-the-attach-socket-path-is-longer-than-sun-path'), runDir: path.join(base, 'run') };
+      lower = makeBusyboxRootfs(path.join(base, 'image'));
+      containers = new Containers(paths);
+    });
+    after(async () => {
+      for (const id of made) await containers.remove(id, { force: true }).catch(() => undefined);
+      for (const c of readdirSync('/sys/fs/cgroup')) {
+        const dir = path.join('/sys/fs/cgroup', c, CG_ROOT);
+        if (existsSync(dir)) rmdirSync(dir);
+      }
+      rmSync(base, { recursive: true, force: true });
+    });
+
+    const create = async (args: string[], extra: Partial<CreateRequest> = {}) => {
+      const id = `t${process.pid}-${runtime.name}-${++n}`;
+      made.push(id);
+      await containers.create({
+        id,
+        name: id,
+        spec: minimalSpec(args, { cgroupsPath: `${CG_ROOT}/${id}` }),
+        rootfs: { kind: 'overlay', lower: [lower] },
+        runtime,
+        ...extra,
+      });
+      return id;
+    };
+    const running = async (args: string[], extra: Partial<CreateRequest> = {}) => {
+      const id = await create(args, extra);
+      await containers.start(id);
+      await until(`${id} to run`, () => containers.pid(id) !== undefined);
+      return id;
+    };
+    const removeAndCheck = async (id: string) => {
+      await containers.remove(id, { force: true });
+      assert.deepEqual(leftovers(paths, id), []);
+    };
+
+    test('a running container\'s output arrives on its own stream, in order; detach leaves it running', async () => {
+      const id = await running(['sh', '-c', 'i=0; while true; do echo out$i; echo err$i >&2; i=$((i+1)); sleep 0.02; done']);
+      assert.ok(Buffer.byteLength(attachSocketPath(containerDirs(paths, id).bundle)) > 107, 'the socket path should not fit in sun_path');
+      const seen: number[] = [];
+      for (let round = 0; round < 2; round++) {
+        const stdout = new Collector();
+        const stderr = new Collector();
+        const attached = await containers.attach(id, { stdout, stderr });
+        await until('output on both streams', () => stdout.lines().length >= 10 && stderr.lines().length >= 10);
+        attached.detach();
+        assert.equal(await attached.done, undefined);
+        const outs = assertRun(stdout.lines(), 'out');
+        assertRun(stderr.lines(), 'err');
+        // a second attach picks up where the container is now
+        if (seen.length > 0) assert.ok(outs[0]! > seen.at(-1)!, `second attach began at out${outs[0]}, before out${seen.at(-1)}`);
+        seen.push(...outs);
+        assert.equal(await containers.status(id), 'running');
+      }
+      await removeAndCheck(id);
+    });
+
+    test('attached from creation, every byte arrives on its stream, through a slow reader; done gives the exit status', async () => {
+      const id = await create(['sh', '-c', 'yes a | head -c 300000 & yes b | head -c 300000 >&2; wait; exit 3']);
+      const stdout = new Collector(true);
+      const stderr = new Collector();
+      const attached = await containers.attach(id, { stdout, stderr });
+      await containers.start(id);
+      assert.deepEqual(await attached.done, { code: 3, oomKilled: false });
+      // each record is one read of conmon's: were two records ever joined, a stream byte would land in the data
+      assert.equal(stdout.text(), 'a\n'.repeat(150_000));
+      assert.equal(stderr.text(), 'b\n'.repeat(150_000));
+      await removeAndCheck(id);
+    });
+
+    test('with stdin open, input reaches the container and survives a detach', async () => {
+      const id = await running(['cat'], { stdin: 'open' });
+      const stdout = new Collector();
+      const stdin = new PassThrough();
+      const first = await containers.attach(id, { stdin, stdout, stderr: new Collector() });
+      stdin.write('hello\n');
+      await until('the echo', () => stdout.text() === 'hello\n');
+      // more than conmon takes in one record (32 KiB): it must arrive whole
+      const big = Array.from({ length: 20_000 }, (_, i) => `line ${i}\n`).join('');
+      stdin.write(big);
+      await until('the big echo', () => stdout.text().length >= 6 + big.length);
+      assert.equal(stdout.text(), `hello\n${big}`);
+      first.detach();
+      assert.equal(await first.done, undefined);
+      assert.equal(stdin.isPaused(), true, 'detach gives the input stream back paused');
+      assert.equal(await containers.status(id), 'running');
+
+      const again = new Collector();
+      const second = await containers.attach(id, { stdin: new PassThrough().end('again\n'), stdout: again, stderr: new Collector() });
+      await until('the echo after reattaching', () => again.text() === 'again\n');
+      // ending the input of an 'open' stdin does not close it: cat goes on
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(await containers.status(id), 'running');
+      await containers.kill(id, 'SIGKILL');
+      assert.deepEqual(await second.done, { code: 137, oomKilled: false });
+      await removeAndCheck(id);
+    });
+
+    test('with stdin once, the end of the input closes the container\'s stdin', async () => {
+      const id = await running(['sh', '-c', 'cat; echo "cat saw the end" >&2; exit 5'], { stdin: 'once' });
+      const stdout = new Collector();
+      const stderr = new Collector();
+      const attached = await containers.attach(id, { stdin: new PassThrough().end('bye\n'), stdout, stderr });
+      assert.deepEqual(await attached.done, { code: 5, oomKilled: false });
+      assert.equal(stdout.text(), 'bye\n');
+      assert.equal(stderr.text(), 'cat saw the end\n');
+      await removeAndCheck(id);
+    });
+
+    test('an exited container, or stdin to a container without one, is a clear error', async () => {
+      const id = await create(['sh', '-c', 'echo done']);
+      await containers.start(id);
+      await containers.wait(id, 10_000);
+      const streams = { stdout: new Collector(), stderr: new Collector() };
+      await assert.rejects(containers.attach(id, streams), (e: unknown) => e instanceof StackError && e.kind === 'conflict' && /is not running/.test(e.message));
+      await assert.rejects(containers.attach('no-such-container', streams), (e: unknown) => e instanceof StackError && e.kind === 'not-found');
+      await removeAndCheck(id);
+
+      const quiet = await running(['sleep', '60']);
+      await assert.rejects(
+        containers.attach(quiet, { stdin: new PassThrough(), ...streams }),
+        (e: unknown) => e instanceof StackError && e.kind === 'invalid' && /no stdin/.test(e.message),
+      );
+      await removeAndCheck(quiet);
+    });
+  });
+}
+
+describe('seqpacket connect errors', () => {
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'stack-seqpacket-'));
+    writeFileSync(path.join(dir, 'plain'), '');
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('a missing socket and a file that is no socket are SysErrors with their errno', () => {
+    assert.throws(() => connectSeqpacket(path.join(dir, 'missing')), (e: unknown) => e instanceof SysError && e.code === 'ENOENT');
+    assert.throws(() => connectSeqpacket(path.join(dir, 'plain')), (e: unknown) => e instanceof SysError && e.code === 'ECONNREFUSED');
+  });
+});
