@@ -23,7 +23,9 @@ export function mountOverlay(o: OverlayOptions): void {
     mount('overlay', o.target, 'overlay', MS_RDONLY, `lowerdir=${o.lower.join(':')}`);
     return;
   }
-  mount('overlay', o.target, 'overlay', 0, `lowerdir=${o.lower.join(':')},upperdir=${o.upper},workdir=${o.work}`);
+  // Renamed directories and metadata-only copy-ups would be recorded as overlay-private
+  // xattrs that no OCI layer can carry: an upper dir must hold plain files to become a layer.
+  mount('overlay', o.target, 'overlay', 0, `lowerdir=${o.lower.join(':')},upperdir=${o.upper},workdir=${o.work},redirect_dir=off,metacopy=off`);
 }
 
 /** Unmounts `target`; a target that is not mounted is not an error. */
