@@ -200,6 +200,22 @@ describe('image store', () => {
     await assert.rejects(store.commit(app.config, [layer, baseImg.layers[0]!]), /rootfs.diff_ids must list the layers/);
   });
 
+  const otherFs = existsSync('/dev/shm') && statSync('/dev/shm').dev !== statSync(base).dev;
+  test('a build dir on another filesystem is extracted from its blob instead of moved', { skip: otherFs ? false : 'no second filesystem (/dev/shm) here' }, async () => {
+    const { store } = freshStore();
+    const upper = mkdtempSync('/dev/shm/stack-upper-');
+    try {
+      writeFileSync(path.join(upper, 'far.txt'), 'far\n');
+      const layer = await store.addLayerFromDir(upper);
+      assert.ok(!existsSync(upper));
+      assert.equal(readFileSync(path.join(layer.dir, 'far.txt'), 'utf8'), 'far\n');
+      assert.equal(statSync(layer.dir).dev, statSync(store.root).dev);
+      assert.deepEqual(store.layer(layer.diffId), layer);
+    } finally {
+      rmSync(upper, { recursive: true, force: true });
+    }
+  });
+
   test('tag, untag, remove: conflicts, in-use images, force', async () => {
     const { store, dir } = freshStore();
     const one = await store.importRootfs(tinyRootfsTar(dir, 'one'), 'one');

@@ -101,7 +101,7 @@ export class ImageStore {
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EXDEV') throw e;
         // the dir is on another filesystem: the blob just written has the same tree
-        stored = await this.extractInto(this.blobs.path(packed.digest), meta);
+        stored = await this.extractInto(work, meta, meta.diffId);
         rmSync(dir, { recursive: true, force: true });
       }
       return { ...meta, dir: stored.dir };
@@ -133,13 +133,9 @@ export class ImageStore {
       const known = this.layers.byBlob(digest);
       this.blobs.adopt(blob, digest);
       if (known) return known;
-      const stageDir = this.tmpDir();
-      mkdirSync(path.join(stageDir, 'diff'));
-      const { diffId } = await extractLayer(this.blobs.path(digest), path.join(stageDir, 'diff'));
-      const meta: LayerMeta = { diffId, digest, size, mediaType };
-      // the tree may be stored already from another blob of the same content
-      const stored = this.layers.install(stageDir, meta);
-      return { ...meta, dir: stored.dir };
+      // the tree may be stored already, from another blob of the same content
+      const stored = await this.extractInto(work, { digest, size, mediaType });
+      return { diffId: stored.diffId, digest, size, mediaType, dir: stored.dir };
     } finally {
       rmSync(work, { recursive: true, force: true });
     }
@@ -380,11 +376,15 @@ export class ImageStore {
     return mkdtempSync(path.join(this.tmpRoot, `${process.pid}-`));
   }
 
-  private async extractInto(blob: string, meta: LayerMeta): Promise<LayerRecord> {
-    const stageDir = this.tmpDir();
-    mkdirSync(path.join(stageDir, 'diff'));
-    await extractLayer(blob, path.join(stageDir, 'diff'));
-    return this.layers.install(stageDir, meta);
+  /** Extracts a stored layer blob into a staging dir under `work` and installs the tree. */
+  private async extractInto(work: string, blob: Omit<LayerMeta, 'diffId'>, expectedDiffId?: string): Promise<LayerRecord> {
+    const stage = path.join(work, 'stage');
+    mkdirSync(path.join(stage, 'diff'), { recursive: true });
+    const { diffId } = await extractLayer(this.blobs.path(blob.digest), path.join(stage, 'diff'));
+    if (expectedDiffId !== undefined && diffId !== expectedDiffId) {
+      throw new StackError(`layer ${blob.digest} unpacks to ${diffId}, not the ${expectedDiffId} it was packed as`, { kind: 'system' });
+    }
+    return this.layers.install(stage, { ...blob, diffId });
   }
 
   private manifestOf(entry: IndexEntry): Manifest {

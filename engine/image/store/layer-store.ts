@@ -63,7 +63,12 @@ export class LayerStore {
       return existing;
     }
     const stage = this.tmp();
-    renameSync(diffDir, path.join(stage, 'diff'));
+    try {
+      renameSync(diffDir, path.join(stage, 'diff'));
+    } catch (e) {
+      rmSync(stage, { recursive: true, force: true });
+      throw e;
+    }
     return this.install(stage, meta);
   }
 
