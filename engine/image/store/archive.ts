@@ -167,6 +167,9 @@ export interface ArchiveTree {
 }
 
 export async function unpackArchive(input: string, dir: string): Promise<ArchiveTree> {
+  if (!existsSync(input) || !statSync(input).isFile()) {
+    throw new StackError(`image archive ${input} not found`, { kind: 'not-found', hint: 'give the path of a tar written by `stack save`, `docker save` or skopeo' });
+  }
   mkdirSync(dir, { recursive: true });
   const links = new Map<string, string>();
   const extract = tar.extract();

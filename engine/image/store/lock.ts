@@ -7,7 +7,8 @@
  * failing (or, if it moved a fresh lock, puts it back).
  */
 import { randomBytes } from 'node:crypto';
-import { linkSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { StackError } from '../../errors.js';
 
@@ -38,6 +39,7 @@ export class StoreLock {
   private async acquire(): Promise<string> {
     const token = `${process.pid} ${randomBytes(8).toString('hex')}\n`;
     const tmp = `${this.file}.${process.pid}.${randomBytes(4).toString('hex')}`;
+    mkdirSync(path.dirname(this.file), { recursive: true });
     writeFileSync(tmp, token, { mode: 0o644 });
     const deadline = Date.now() + this.timeoutMs;
     try {
