@@ -200,6 +200,34 @@ describe('image store', () => {
     await assert.rejects(store.commit(app.config, [layer, baseImg.layers[0]!]), /rootfs.diff_ids must list the layers/);
   });
 
+  test('runtime dirs stack as overlay lowerdirs, topmost first: the top layer\'s files and whiteouts win, also after a save/load', async () => {
+    const { store, dir } = freshStore();
+    const baseImg = await store.importRootfs(tinyRootfsTar(dir), 'base');
+    const upper = upperDir(dir, { 'etc/os-release': 'NAME=child\n' });
+    // overlayfs marks a deleted file with a 0/0 character device
+    execFileSync('mknod', [path.join(upper, 'etc/hostname'), 'c', '0', '0']);
+    const layer = await store.addLayerFromDir(upper);
+    const child = await store.commit(childConfig(baseImg, [baseImg.layers[0]!.diffId, layer.diffId]), [baseImg.layers[0]!, layer], ['child']);
+    const archive = path.join(dir, 'child.tar');
+    await store.save(['child'], archive, 'docker-archive');
+    const other = new ImageStore(path.join(dir, 'other'));
+    await other.load(archive);
+    for (const s of [store, other]) {
+      const rt = s.runtimeImage(s.resolve('child'));
+      assert.equal(rt.layers.length, 2);
+      const mnt = mkdtempSync(path.join(dir, 'mnt-'));
+      execFileSync('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${rt.layers.join(':')}`, mnt]);
+      try {
+        assert.equal(readFileSync(path.join(mnt, 'etc/os-release'), 'utf8'), 'NAME=child\n');
+        assert.ok(!existsSync(path.join(mnt, 'etc/hostname')), 'the whiteout hides the base file');
+        assert.equal(readFileSync(path.join(mnt, 'bin/hello'), 'utf8'), '#!/bin/sh\necho hello\n');
+      } finally {
+        execFileSync('umount', [mnt]);
+      }
+    }
+    assert.equal(other.resolve('child').id, child.id);
+  });
+
   const otherFs = existsSync('/dev/shm') && statSync('/dev/shm').dev !== statSync(base).dev;
   test('a build dir on another filesystem is extracted from its blob instead of moved', { skip: otherFs ? false : 'no second filesystem (/dev/shm) here' }, async () => {
     const { store } = freshStore();
