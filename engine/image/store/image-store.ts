@@ -239,6 +239,12 @@ export class ImageStore {
     });
   }
 
+  /**
+   * docker rmi: by name, untags it, and deletes the image with its last name; by id, deletes
+   * it (several names need `force`). An image a container uses is a conflict; with `force`
+   * it loses its names but keeps its content, which the container's overlay still reads.
+   * `deleted` lists the image id, then the diffIDs of layers no other image needed.
+   */
   async remove(ref: string, opts: RemoveOptions = {}): Promise<{ untagged: string[]; deleted: string[] }> {
     return this.lock.withLock(() => {
       const entries = this.layout.read();
@@ -278,6 +284,11 @@ export class ImageStore {
     });
   }
 
+  /**
+   * Removes nameless images (every image with `all`) whose id `keep` does not list, then
+   * every blob and layer no remaining image or `keep` refers to, and what dead processes
+   * left in tmp/. `deleted`: image ids, then layer diffIDs.
+   */
   async prune(opts: PruneOptions = {}): Promise<{ deleted: string[]; reclaimedBytes: number }> {
     const keep = new Set(opts.keep ?? []);
     return this.lock.withLock(() => {
