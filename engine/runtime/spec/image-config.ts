@@ -18,4 +18,12 @@ export interface ImageConfig {
   Labels?: Record<string, string> | null;
   /** `80/tcp` -> {} */
   ExposedPorts?: Record<string, object> | null;
+  /** docker's extension: `Test` is `["NONE"]`, `["CMD", ...]` or `["CMD-SHELL", cmd]`; durations in nanoseconds */
+  Healthcheck?: { Test?: string[] | null; Interval?: number; Timeout?: number; StartPeriod?: number; StartInterval?: number; Retries?: number } | null;
+  /** Dockerfile instructions a build FROM this image runs first */
+  OnBuild?: string[] | null;
+  /** the shell for shell-form RUN, CMD and ENTRYPOINT */
+  Shell?: string[] | null;
+  /** Windows only: the command line is already escaped */
+  ArgsEscaped?: boolean;
 }
