@@ -19,9 +19,12 @@ import { mountOverlay, unmount } from '../../sys/mounts.js';
 import { makeDirsInRoot } from '../../sys/read-in-root.js';
 import {
   expandInstruction,
+  expandWord,
   findStage,
   parseDockerfile,
   PREDEFINED_ARGS,
+  resolveGlobalArgs,
+  stageArgValue,
   type Dockerfile,
   type Instruction,
   type Stage,
@@ -126,7 +129,9 @@ class BuildRun {
   cachedSteps = 0;
   readonly warnings: string[] = [];
   private readonly stages = new Map<number, Promise<StageState>>();
-  private readonly globalArgs = new Map<string, string | undefined>();
+  private readonly globalArgs: Map<string, string>;
+  /** --build-arg values, with bare names taken from the environment */
+  private readonly buildArgs = new Map<string, string>();
   private readonly usedBuildArgs = new Set<string>();
   private readonly factory: ContainerFactory;
   private readonly cleanups: (() => void)[] = [];
@@ -138,11 +143,13 @@ class BuildRun {
     private readonly req: BuildRequest,
   ) {
     this.factory = new ContainerFactory(builder.enginePaths, createCgroupManager());
-    for (const a of df.globalArgs.flatMap((i) => (i.kind === 'ARG' ? i.args : []))) {
-      const given = this.buildArg(a.name);
-      const def = a.default !== undefined ? expandWith(a.default, (n) => this.globalArgs.get(n)) : undefined;
-      this.globalArgs.set(a.name, given ?? def);
+    for (const [name, v] of Object.entries(req.buildArgs ?? {})) {
+      // `--build-arg NAME` with no value takes it from the environment, as docker
+      const value = v === undefined || v === null ? process.env[name] : v;
+      if (value !== undefined) this.buildArgs.set(name, value);
     }
+    this.globalArgs = resolveGlobalArgs(df.globalArgs, this.buildArgs, new Map(), df.escape);
+    for (const i of df.globalArgs) for (const a of i.args) this.usedBuildArgs.add(a.name);
   }
 
   warn(text: string): void {
@@ -201,7 +208,7 @@ class BuildRun {
   private async step(stage: Stage, stageName: string, state: StageState, raw: Instruction, n: number, total: number): Promise<StageState> {
     this.steps++;
     const lookup = (v: string) => lookupVar(state, v);
-    const instr = raw.kind === 'RUN' || raw.kind === 'CMD' || raw.kind === 'ENTRYPOINT' || raw.kind === 'HEALTHCHECK' || raw.kind === 'SHELL' ? raw : expandInstruction(raw, lookup);
+    const instr = raw.kind === 'ARG' ? raw : expandInstruction(raw, lookup, this.df.escape);
     const label = (cached: boolean) => this.event({ type: 'step', stage: stageName, step: n, steps: total, text: raw.original, cached });
     const next: StageState = { ...state, image: cloneImage(state.image), args: new Map(state.args) };
     const cfg = next.image.config;
@@ -213,9 +220,14 @@ class BuildRun {
     };
     switch (instr.kind) {
       case 'ARG': {
-        for (const a of instr.args) {
-          const given = this.buildArg(a.name);
-          const value = given ?? (a.default !== undefined ? a.default : this.globalArgs.get(a.name));
+        for (const a of raw.kind === 'ARG' ? raw.args : []) {
+          this.usedBuildArgs.add(a.name);
+          const value = stageArgValue(a, raw as Extract<Instruction, { kind: 'ARG' }>, {
+            buildArgs: this.buildArgs,
+            globalArgs: this.globalArgs,
+            lookup: (v) => lookupVar(next, v),
+            escape: this.df.escape,
+          });
           next.args.set(a.name, value);
         }
         // ARG changes no image bytes (only the steps that read the value carry it in their
@@ -264,13 +276,11 @@ class BuildRun {
         if (!state.cmdSet) cfg.Cmd = null;
         return meta(`ENTRYPOINT ${JSON.stringify(cfg.Entrypoint)}`);
       case 'HEALTHCHECK':
-        cfg.Healthcheck = 'none' in instr && instr.none
-          ? { Test: ['NONE'] }
-          : healthcheckConfig(instr as Extract<Instruction, { kind: 'HEALTHCHECK' }>);
+        cfg.Healthcheck = healthcheckConfig(instr);
         return meta(`HEALTHCHECK ${JSON.stringify(cfg.Healthcheck.Test)}`);
       case 'ONBUILD':
-        cfg.OnBuild = [...(cfg.OnBuild ?? []), instr.inner.original];
-        return meta(`ONBUILD ${instr.inner.original}`);
+        cfg.OnBuild = [...(cfg.OnBuild ?? []), instr.expression];
+        return meta(`ONBUILD ${instr.expression}`);
       case 'WORKDIR': {
         const dir = path.posix.resolve(cfg.WorkingDir || '/', instr.path);
         cfg.WorkingDir = dir;
@@ -284,8 +294,6 @@ class BuildRun {
       case 'COPY':
       case 'ADD':
         return this.copyInstruction(stage, state, next, instr, label);
-      case 'FROM':
-        throw new StackError('FROM inside a stage', { location: instr.location });
     }
   }
 
@@ -341,8 +349,9 @@ class BuildRun {
     const where = { location: instr.location, instruction: instr.original };
     const dest = absoluteDest(instr.dest, cfg.WorkingDir);
     let from: { ctx: BuildContext; id: string; release: () => void };
-    if (instr.from !== undefined) {
-      from = await this.sourceRoot(stage, instr.from, instr.location);
+    const fromRef = instr.kind === 'COPY' ? instr.from : undefined;
+    if (fromRef !== undefined) {
+      from = await this.sourceRoot(stage, fromRef, instr.location);
     } else {
       from = { ctx: this.context, id: 'context', release: () => undefined };
     }
@@ -501,7 +510,7 @@ class BuildRun {
   }
 
   private async fromState(stage: Stage): Promise<StageState> {
-    const ref = expandWith(stage.from.image, (n) => this.globalArgs.get(n));
+    const ref = this.fromRef(stage);
     const args = new Map<string, string | undefined>();
     if (ref.toLowerCase() === 'scratch') {
       return { key: stepKey('scratch'), layers: [], image: emptyImage(), args, cmdSet: false };
@@ -541,24 +550,20 @@ class BuildRun {
 
   private dependencies(stage: Stage): Stage[] {
     const out: Stage[] = [];
-    const fromRef = expandWith(stage.from.image, (n) => this.globalArgs.get(n));
+    const fromRef = this.fromRef(stage);
     const add = (ref: string | undefined) => {
       if (ref === undefined) return;
       const s = this.stageByRef(ref, stage.index);
       if (s && !out.includes(s)) out.push(s);
     };
     add(fromRef);
-    for (const i of stage.instructions) if ((i.kind === 'COPY' || i.kind === 'ADD') && i.from !== undefined) add(i.from.includes('$') ? undefined : i.from);
+    for (const i of stage.instructions) if (i.kind === 'COPY' && i.from !== undefined && !i.from.includes('$')) add(i.from);
     return out;
   }
 
-  private buildArg(name: string): string | undefined {
-    const args = this.req.buildArgs ?? {};
-    if (!(name in args)) return undefined;
-    this.usedBuildArgs.add(name);
-    const v = args[name];
-    // `--build-arg NAME` with no value takes it from the environment, as docker
-    return v === undefined || v === null ? process.env[name] : v;
+  /** FROM's image, expanded with the global ARGs only (docker's scoping) */
+  private fromRef(stage: Stage): string {
+    return expandWord(stage.from.image, (n) => this.globalArgs.get(n), this.df.escape);
   }
 
   private event(e: BuildEvent): void {
@@ -577,15 +582,6 @@ function readDockerfile(file: string): string {
 function lookupVar(state: StageState, name: string): string | undefined {
   const env = envMap(state.image.config.Env);
   return env.get(name) ?? state.args.get(name);
-}
-
-function expandWith(word: string, lookup: (n: string) => string | undefined): string {
-  return word.replace(/\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?::?([-+])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))/g, (_m, braced?: string, op?: string, alt?: string, bare?: string) => {
-    const v = lookup((braced ?? bare)!);
-    if (op === '-') return v ? v : alt ?? '';
-    if (op === '+') return v ? alt ?? '' : '';
-    return v ?? '';
-  });
 }
 
 function envMap(env: readonly string[] | null | undefined): Map<string, string> {
@@ -612,16 +608,16 @@ function shellScript(instr: Extract<Instruction, { kind: 'RUN' }>): string {
 }
 
 function healthcheckConfig(h: Extract<Instruction, { kind: 'HEALTHCHECK' }>): NonNullable<ImageConfig['Healthcheck']> {
-  if (!('command' in h) || !h.command) return { Test: ['NONE'] };
+  if (h.none) return { Test: ['NONE'] };
   const test = h.command.form === 'exec' ? ['CMD', ...h.command.argv] : ['CMD-SHELL', h.command.text];
-  const ns = (ms: number | undefined) => (ms === undefined ? undefined : ms * 1_000_000);
+  const ns = (ms: number) => ms * 1_000_000;
   return {
     Test: test,
-    ...(h.interval !== undefined && { Interval: ns(h.interval) }),
-    ...(h.timeout !== undefined && { Timeout: ns(h.timeout) }),
-    ...(h.startPeriod !== undefined && { StartPeriod: ns(h.startPeriod) }),
-    ...(h.startInterval !== undefined && { StartInterval: ns(h.startInterval) }),
-    ...(h.retries !== undefined && { Retries: h.retries }),
+    ...(h.interval && { Interval: ns(h.interval) }),
+    ...(h.timeout && { Timeout: ns(h.timeout) }),
+    ...(h.startPeriod && { StartPeriod: ns(h.startPeriod) }),
+    ...(h.startInterval && { StartInterval: ns(h.startInterval) }),
+    ...(h.retries && { Retries: h.retries }),
   };
 }
 
