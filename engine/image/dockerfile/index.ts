@@ -1,0 +1,42 @@
+export {
+  PLATFORM_ARGS,
+  PREDEFINED_ARGS,
+  PROXY_ARGS,
+  resolveGlobalArgs,
+  stageArgValue,
+} from './build-args.js';
+export { expandInstruction } from './expand-instruction.js';
+export { expandWord, expandWords, ShellLex, type EscapeChar, type LexOptions, type Lookup } from './expand.js';
+export {
+  findStage,
+  INSTRUCTION_KEYWORDS,
+  parseDockerfile,
+  type AddInstruction,
+  type AnyInstruction,
+  type ArgEntry,
+  type ArgInstruction,
+  type CmdInstruction,
+  type Command,
+  type CopyInstruction,
+  type Dockerfile,
+  type EntrypointInstruction,
+  type EnvInstruction,
+  type ExposeInstruction,
+  type Flags,
+  type FromInstruction,
+  type HealthcheckInstruction,
+  type Heredoc,
+  type Instruction,
+  type KeyValue,
+  type LabelInstruction,
+  type MaintainerInstruction,
+  type OnbuildInstruction,
+  type RunInstruction,
+  type ShellInstruction,
+  type Stage,
+  type StopsignalInstruction,
+  type UserInstruction,
+  type VolumeInstruction,
+  type WorkdirInstruction,
+} from './instructions.js';
+export { joinMountFields, splitMountFields } from './mount-fields.js';
