@@ -291,7 +291,7 @@ class ShellWord {
         return op === '%' ? trimSuffix(word, value, greedy) : trimPrefix(word, value, greedy);
       }
       default:
-        throw new LexError(`unsupported modifier (${modifier}) in substitution`, 'supported forms: ${VAR:-default} ${VAR-default} ${VAR:+alt} ${VAR+alt} ${VAR:?message} ${VAR#prefix} ${VAR%suffix} ${VAR/from/to}');
+        throw new LexError(`unsupported modifier (${modifier}) in substitution`, SUPPORTED_FORMS);
     }
   }
 
@@ -349,6 +349,8 @@ class ShellWord {
     return value === undefined ? ['', false] : [value, true];
   }
 }
+
+const SUPPORTED_FORMS = 'the forms are ${VAR:-default} ${VAR-default} ${VAR:+alt} ${VAR+alt} ${VAR:?message} ${VAR#prefix} ${VAR%suffix} ${VAR/from/to}';
 
 /** POSIX special parameters; never set in a Dockerfile, so they expand to ''. */
 const SPECIAL_PARAMS = new Set(['@', '*', '#', '?', '-', '$', '!', '0']);

@@ -253,7 +253,11 @@ export function parseDockerfile(text: string, file: string): Dockerfile {
       const earlier = instr.stageName === undefined ? undefined : names.get(instr.stageName);
       if (earlier) {
         errors.add(
-          instructionError(`duplicate stage name "${instr.stageName}"`, instr, `the name is already used by the stage on line ${earlier.location.line}; stage names must be unique`),
+          instructionError(
+            `duplicate stage name "${instr.stageName}"`,
+            instr,
+            `the name is already used by the stage on line ${earlier.location.line}; stage names must be unique`,
+          ),
         );
       } else if (instr.stageName !== undefined) {
         names.set(instr.stageName, instr);
@@ -303,7 +307,8 @@ function convert(node: RawNode): AnyInstruction {
   const kind = node.keyword.toUpperCase();
   const build = CONVERTERS[kind];
   if (!build) {
-    throw instructionError(`unknown instruction: ${node.keyword}`, node, didYouMean(kind, INSTRUCTION_KEYWORDS) ?? `the instructions are ${INSTRUCTION_KEYWORDS.join(', ')}`);
+    const hint = didYouMean(kind, INSTRUCTION_KEYWORDS) ?? `the instructions are ${INSTRUCTION_KEYWORDS.join(', ')}`;
+    throw instructionError(`unknown instruction: ${node.keyword}`, node, hint);
   }
   return build(node, kind);
 }
@@ -329,7 +334,9 @@ function parseFlags(node: RawNode, kind: string, spec: Record<string, FlagType>)
     if (type === 'bool') {
       if (value === '') throw instructionError(`missing a value on flag: ${written}`, node, `write ${written} or ${written}=false`);
       const v = (value ?? 'true').toLowerCase();
-      if (v !== 'true' && v !== 'false') throw instructionError(`expecting boolean value for flag ${written}, not: ${value}`, node, `write ${written} or ${written}=false`);
+      if (v !== 'true' && v !== 'false') {
+        throw instructionError(`expecting boolean value for flag ${written}, not: ${value}`, node, `write ${written} or ${written}=false`);
+      }
       flags[name] = v === 'true';
     } else {
       if (value === undefined) throw instructionError(`missing a value on flag: ${written}`, node, `write ${written}=<value>`);
@@ -409,7 +416,11 @@ const CONVERTERS: Record<string, Converter> = {
     if (args.length === 3 && args[1]!.toLowerCase() === 'as') {
       stageName = args[2]!.toLowerCase();
       if (!STAGE_NAME.test(stageName)) {
-        fail(c, `invalid name for build stage: "${args[2]}", name can't start with a number or contain symbols`, 'stage names are letters, digits, "-", "_" and ".", starting with a letter');
+        fail(
+          c,
+          `invalid name for build stage: "${args[2]}", name can't start with a number or contain symbols`,
+          'stage names are letters, digits, "-", "_" and ".", starting with a letter',
+        );
       }
     } else if (args.length !== 1) {
       fail(c, 'FROM requires either one or three arguments');
@@ -603,7 +614,9 @@ const CONVERTERS: Record<string, Converter> = {
     if (!node.inner) fail(c, 'ONBUILD requires at least one argument');
     const trigger = node.inner.keyword.toUpperCase();
     if (trigger === 'ONBUILD') fail(c, 'Chaining ONBUILD via `ONBUILD ONBUILD` isn\'t allowed', 'an ONBUILD trigger cannot itself be ONBUILD');
-    if (trigger === 'FROM' || trigger === 'MAINTAINER') fail(c, `${trigger} isn't allowed as an ONBUILD trigger`, 'ONBUILD takes an instruction that runs in the stage built FROM this image');
+    if (trigger === 'FROM' || trigger === 'MAINTAINER') {
+      fail(c, `${trigger} isn't allowed as an ONBUILD trigger`, 'ONBUILD takes an instruction that runs in the stage built FROM this image');
+    }
     const inner = convert(node.inner) as Instruction;
     let expression = node.original.replace(/^\s*ONBUILD\s*/i, '');
     for (const h of node.inner.heredocs) expression += `\n${h.content}${h.name}`;

@@ -476,7 +476,8 @@ function parseNameVal(kind: string): LineParser {
     const pairs = words.map((word) => {
       const eq = word.indexOf('=');
       if (eq < 0) {
-        throw new LineError(`Syntax error - can't find = in ${JSON.stringify(word)}. Must be of the form: name=value`, 'quote values that contain spaces: name="a b"');
+        const message = `Syntax error - can't find = in ${JSON.stringify(word)}. Must be of the form: name=value`;
+        throw new LineError(message, 'quote values that contain spaces: name="a b"');
       }
       return { key: word.slice(0, eq), value: word.slice(eq + 1), legacy: false };
     });
