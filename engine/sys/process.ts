@@ -1,8 +1,17 @@
 /** The one place that runs helper programs (crun, runc, conmon ...), through execa. */
 import { spawn } from 'node:child_process';
 import type { Duplex } from 'node:stream';
-import { execa, type Options } from 'execa';
+import type { Options } from 'execa';
 import { SysError } from './sys-error.js';
+
+/**
+ * execa and its dependencies take ~130 ms to import on our VMs, more than a whole cached
+ * build; commands that spawn nothing (a cached build, `stack config`) must not pay for it.
+ */
+async function execa(cmd: string, args: readonly string[], opts: Options) {
+  const m = await import('execa');
+  return m.execa(cmd, args, opts);
+}
 
 export interface RunResult {
   stdout: string;

@@ -10,8 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { StackError, type Location } from '../../errors.js';
-import { createCgroupManager } from '../../cgroups/cgroup-manager.js';
-import { ContainerFactory } from '../../runtime/container-factory.js';
+import type { ContainerFactory } from '../../runtime/container-factory.js';
 import { enginePaths, type EnginePaths } from '../../runtime/paths.js';
 import type { ImageConfig } from '../../runtime/spec/image-config.js';
 import { resolveUser } from '../../runtime/spec/user.js';
@@ -36,7 +35,6 @@ import { BuildContext, cleanRel, type ContextSource } from './build-context.js';
 import { copyIntoRoot, type CopySource } from './copy-files.js';
 import { BUILD_PROJECT, runStep } from './run-step.js';
 import { fetchToFile, isArchive, isRemoteUrl } from './add-sources.js';
-import { extractLayer } from '../layers/index.js';
 
 export interface BuildRequest {
   /** the build context directory */
@@ -133,7 +131,8 @@ class BuildRun {
   /** --build-arg values, with bare names taken from the environment */
   private readonly buildArgs = new Map<string, string>();
   private readonly usedBuildArgs = new Set<string>();
-  private readonly factory: ContainerFactory;
+  /** made on the first RUN that misses the cache: a cached build loads no runtime code */
+  private factory: Promise<ContainerFactory> | undefined;
   private readonly cleanups: (() => void)[] = [];
 
   constructor(
@@ -142,7 +141,6 @@ class BuildRun {
     private readonly context: BuildContext,
     private readonly req: BuildRequest,
   ) {
-    this.factory = new ContainerFactory(builder.enginePaths, createCgroupManager());
     for (const [name, v] of Object.entries(req.buildArgs ?? {})) {
       // `--build-arg NAME` with no value takes it from the environment, as docker
       const value = v === undefined || v === null ? process.env[name] : v;
@@ -181,8 +179,9 @@ class BuildRun {
         // keep cleaning
       }
     }
+    if (!this.factory) return;
     try {
-      this.factory.cgroups.removeProject(BUILD_PROJECT.name);
+      (await this.factory).cgroups.removeProject(BUILD_PROJECT.name);
     } catch {
       // another build of this machine may still be running steps under it
     }
@@ -212,12 +211,9 @@ class BuildRun {
     const label = (cached: boolean) => this.event({ type: 'step', stage: stageName, step: n, steps: total, text: raw.original, cached });
     const next: StageState = { ...state, image: cloneImage(state.image), args: new Map(state.args) };
     const cfg = next.image.config;
-    const meta = (createdBy: string) => {
-      next.key = stepKey(state.key, createdBy);
-      next.image.history = [...(next.image.history ?? []), { created: new Date().toISOString(), created_by: createdBy, empty_layer: true }];
-      label(false);
-      return next;
-    };
+    // config-only steps are cached too: their history entry (with its time) must be the same
+    // on a rebuild, or the image id would change with nothing changed
+    const meta = (createdBy: string) => this.cachedOr(next, stepKey(state.key, createdBy), createdBy, label, async () => undefined);
     switch (instr.kind) {
       case 'ARG': {
         for (const a of raw.kind === 'ARG' ? raw.args : []) {
@@ -318,7 +314,7 @@ class BuildRun {
       rmSync(upper, { recursive: true });
       try {
         await runStep({
-          factory: this.factory,
+          factory: await this.containerFactory(),
           paths: this.builder.enginePaths,
           layers: lowerDirs(state.layers, this.emptyLower()),
           argv,
@@ -392,7 +388,7 @@ class BuildRun {
             const dir = this.builder.tmpDir('unpack');
             downloads.push(dir);
             const unpacked = path.join(dir, 'x');
-            await extractLayer(op.hostPath, unpacked);
+            await (await import('../layers/index.js')).extractLayer(op.hostPath, unpacked);
             const src: ContextSource = { rel: '', hostPath: unpacked, stats: lstatSync(unpacked) };
             sources.push({ entries: new BuildContext(unpacked).walk(src), name: path.posix.basename(op.rel), isDir: true });
             continue;
@@ -518,7 +514,8 @@ class BuildRun {
     const other = this.stageByRef(ref, stage.index);
     if (other) {
       const st = await this.stage(other);
-      return { key: st.key, layers: st.layers, image: cloneImage(st.image), args, cmdSet: false };
+      // BuildKit: a stage built FROM an earlier stage inherits the ARGs in scope there
+      return { key: st.key, layers: st.layers, image: cloneImage(st.image), args: new Map(st.args), cmdSet: false };
     }
     const img = this.resolveImage(ref, stage.from.location);
     return { key: stepKey(img.id), layers: img.layers, image: cloneImage(img.config), args, cmdSet: false };
@@ -559,6 +556,17 @@ class BuildRun {
     add(fromRef);
     for (const i of stage.instructions) if (i.kind === 'COPY' && i.from !== undefined && !i.from.includes('$')) add(i.from);
     return out;
+  }
+
+  private containerFactory(): Promise<ContainerFactory> {
+    this.factory ??= (async () => {
+      const [{ ContainerFactory }, { createCgroupManager }] = await Promise.all([
+        import('../../runtime/container-factory.js'),
+        import('../../cgroups/cgroup-manager.js'),
+      ]);
+      return new ContainerFactory(this.builder.enginePaths, createCgroupManager());
+    })();
+    return this.factory;
   }
 
   /** FROM's image, expanded with the global ARGs only (docker's scoping) */

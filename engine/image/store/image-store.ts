@@ -10,8 +10,7 @@ import path from 'node:path';
 import { StackError } from '../../errors.js';
 import { enginePaths, type EnginePaths } from '../../runtime/paths.js';
 import type { ImageConfig } from '../../runtime/spec/image-config.js';
-import { extractLayer, packLayer } from '../layers/index.js';
-import { readArchive, unpackArchive, writeDockerArchive, writeOciArchive, type SavedImage } from './archive.js';
+import type { SavedImage } from './archive.js';
 import { BlobStore } from './blob-store.js';
 import { checkDigest, copyHashed, sha256 } from './digest.js';
 import { LayerStore, type LayerMeta, type LayerRecord } from './layer-store.js';
@@ -92,7 +91,7 @@ export class ImageStore {
     const work = this.tmpDir();
     try {
       const blob = path.join(work, 'layer.tar.gz');
-      const packed = await packLayer(dir, blob, { compression: 'gzip' });
+      const packed = await (await layers()).packLayer(dir, blob, { compression: 'gzip' });
       this.blobs.adopt(blob, packed.digest);
       const meta: LayerMeta = { diffId: packed.diffId, digest: packed.digest, size: packed.size, mediaType: packed.mediaType };
       let stored: LayerRecord;
@@ -330,8 +329,9 @@ export class ImageStore {
     const work = this.tmpDir();
     try {
       const source = { blobs: this.blobs, tmpDir: work };
-      if (format === 'oci-archive') await writeOciArchive(out, images, source);
-      else await writeDockerArchive(out, images, source);
+      const archive = await import('./archive.js');
+      if (format === 'oci-archive') await archive.writeOciArchive(out, images, source);
+      else await archive.writeDockerArchive(out, images, source);
     } finally {
       rmSync(work, { recursive: true, force: true });
     }
@@ -341,6 +341,7 @@ export class ImageStore {
     this.prepare();
     const work = this.tmpDir();
     try {
+      const { readArchive, unpackArchive } = await import('./archive.js');
       const tree = await unpackArchive(input, path.join(work, 'archive'));
       const loaded: StoredImage[] = [];
       for (const plan of readArchive(tree, input)) {
@@ -391,7 +392,7 @@ export class ImageStore {
   private async extractInto(work: string, blob: Omit<LayerMeta, 'diffId'>, expectedDiffId?: string): Promise<LayerRecord> {
     const stage = path.join(work, 'stage');
     mkdirSync(path.join(stage, 'diff'), { recursive: true });
-    const { diffId } = await extractLayer(this.blobs.path(blob.digest), path.join(stage, 'diff'));
+    const { diffId } = await (await layers()).extractLayer(this.blobs.path(blob.digest), path.join(stage, 'diff'));
     if (expectedDiffId !== undefined && diffId !== expectedDiffId) {
       throw new StackError(`layer ${blob.digest} unpacks to ${diffId}, not the ${expectedDiffId} it was packed as`, { kind: 'system' });
     }
@@ -590,3 +591,11 @@ function layerMediaType(file: string): string {
   return MEDIA.ociLayer;
 }
 
+/**
+ * The layer codec (and koffi under it) and the archive code load on first use: listing,
+ * resolving and a fully cached build never touch a tar, and a CLI pays for every module it
+ * imports on each run.
+ */
+function layers(): Promise<typeof import('../layers/index.js')> {
+  return import('../layers/index.js');
+}
