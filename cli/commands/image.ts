@@ -22,7 +22,7 @@ export const imageCommand: Command = {
     'stack image import ROOTFS.tar [NAME]',
     'stack image tag SOURCE TARGET',
     'stack image rm [--force] IMAGE...',
-    'stack image prune [--all]',
+    'stack image prune [--all] [--build-cache]',
     'stack image save [--format oci-archive|docker-archive] -o FILE IMAGE...',
     'stack image load -i FILE',
     'stack image inspect IMAGE...',
@@ -38,6 +38,7 @@ export const imageCommand: Command = {
     { name: 'network', type: 'string', value: 'MODE', description: 'build: RUN steps\' network, host (default) or none' },
     { name: 'force', type: 'boolean', description: 'rm: remove an image that has several names' },
     { name: 'all', short: 'a', type: 'boolean', description: 'prune: every image no name or container needs, not only dangling ones' },
+    { name: 'build-cache', type: 'boolean', description: 'prune: drop the build cache too, so its layers can go' },
     { name: 'output', short: 'o', type: 'string', value: 'FILE', description: 'save: the archive to write' },
     { name: 'format', type: 'string', value: 'FORMAT', description: 'save: oci-archive (default) or docker-archive' },
     { name: 'input', short: 'i', type: 'string', value: 'FILE', description: 'load: the archive to read' },
@@ -101,15 +102,19 @@ const SUBCOMMAND_RUN: Record<(typeof SUBCOMMANDS)[number], Sub> = {
   },
   async rm(ctx, options, args, store) {
     if (args.length === 0) throw usage('stack image rm [--force] IMAGE...');
+    // layers the build cache points at stay, as docker keeps its build cache apart from images
+    const keep = new Builder(store).cache.references();
     for (const ref of args) {
-      const { untagged, deleted } = await store.remove(ref, { force: options.force === true });
+      const { untagged, deleted } = await store.remove(ref, { force: options.force === true, keep });
       for (const u of untagged) ctx.stdout(`Untagged: ${familiarName(u)}\n`);
       for (const d of deleted) ctx.stdout(`Deleted: ${d}\n`);
     }
     return 0;
   },
   async prune(ctx, options, _args, store) {
-    const keep = new Builder(store).cache.references();
+    const cache = new Builder(store).cache;
+    if (options['build-cache'] === true) ctx.stdout(`Dropped ${cache.clear()} build cache records\n`);
+    const keep = cache.references();
     const { deleted, reclaimedBytes } = await store.prune({ all: options.all === true, keep });
     for (const d of deleted) ctx.stdout(`Deleted: ${d}\n`);
     ctx.stdout(`Total reclaimed space: ${formatSize(reclaimedBytes)}\n`);

@@ -39,6 +39,8 @@ export interface RemoveOptions {
   force?: boolean;
   /** a container using the image, by name, if any */
   inUse?: (imageId: string) => string | undefined;
+  /** layer (diffID) digests other modules still need, e.g. the build cache: kept on disk */
+  keep?: Iterable<string>;
 }
 
 export interface PruneOptions {
@@ -278,7 +280,7 @@ export class ImageStore {
       }
       const remaining = entries.filter((e) => e !== entry);
       this.layout.write(remaining);
-      const gone = this.collect(remaining, new Set(), this.contentOf(entry, id));
+      const gone = this.collect(remaining, new Set(opts.keep ?? []), this.contentOf(entry, id));
       return { untagged, deleted: [id, ...gone.layers] };
     });
   }
