@@ -59,10 +59,14 @@ try {
     });
     factory.cgroups.removeProject(project.name);
   }
+  // the peers run the same rootfs, imported into their own stores (no registry here)
+  const tar = path.join(base, 'rootfs.tar');
+  execFileSync('tar', ['-C', rootfs, '-cf', tar, '.']);
   for (const [label, cmd, args] of [
-    ['docker run --rm', 'docker', ['run', '--rm', '--network', 'none', 'busybox', 'true']],
-    ['podman run --rm', 'podman', ['run', '--rm', '--network', 'none', 'busybox', 'true']],
+    ['docker run --rm', 'docker', ['run', '--rm', '--network', 'none', 'stack-bench-busybox', 'true']],
+    ['podman run --rm', 'podman', ['run', '--rm', '--network', 'none', 'stack-bench-busybox', 'true']],
   ]) {
+    spawnSync(cmd, ['import', tar, 'stack-bench-busybox'], { stdio: 'ignore' });
     if (spawnSync(cmd, args, { stdio: 'ignore' }).status !== 0) {
       console.log(`${label.padEnd(36)} not available here (no daemon or no busybox image)`);
       continue;
