@@ -5,8 +5,7 @@
  * socket's path does not fit in a sockaddr_un, as real ones may not.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
@@ -14,7 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import { StackError } from '../engine/errors.js';
 import { attachSocketPath } from '../engine/runtime/conmon-attach.js';
 import { Containers, type CreateRequest } from '../engine/runtime/containers.js';
-import { containerDirs, socketDir, type EnginePaths } from '../engine/runtime/paths.js';
+import { containerDirs, type EnginePaths } from '../engine/runtime/paths.js';
 import { SysError } from '../engine/sys/sys-error.js';
 import { connectSeqpacket } from '../engine/sys/unix-seqpacket.js';
 import { containerBed } from './support/container-bed.js';
@@ -43,18 +42,6 @@ class Collector extends Writable {
   lines(): string[] {
     return this.text().split('\n').filter(Boolean);
   }
-}
-
-function leftovers(paths: EnginePaths, id: string): string[] {
-  const out: string[] = [];
-  const dirs = containerDirs(paths, id);
-  if (readFileSync('/proc/self/mountinfo', 'utf8').includes(dirs.rootfs)) out.push('rootfs mount');
-  if (existsSync(dirs.state)) out.push('state dir');
-  if (existsSync(dirs.run)) out.push('run dir');
-  if (existsSync(path.join(socketDir(paths), id))) out.push('socket dir link');
-  for (const rt of ['runc', 'crun']) if (existsSync(path.join(paths.runDir, 'runtime', rt, id))) out.push(`${rt} state`);
-  if (spawnSync('pgrep', ['-f', `conmon .*-c ${id} `]).status === 0) out.push('conmon process');
-  return out;
 }
 
 async function until(what: string, cond: () => boolean, ms = 10_000): Promise<void> {
@@ -91,7 +78,7 @@ for (const runtime of testRuntimes()) {
     };
     const removeAndCheck = async (id: string) => {
       await containers.remove(id, { force: true });
-      assert.deepEqual(leftovers(paths, id), []);
+      assert.deepEqual(bed.leftovers(id), []);
     };
 
     test('a running container\'s output arrives on its own stream, in order; detach leaves it running', async () => {

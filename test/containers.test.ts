@@ -4,8 +4,8 @@
  * nothing behind.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -17,18 +17,6 @@ import { minimalSpec } from './support/minimal-spec.js';
 
 const CG_ROOT = `/stack-test-${process.pid}`;
 const here = path.dirname(fileURLToPath(import.meta.url));
-
-function leftovers(paths: EnginePaths, id: string): string[] {
-  const out: string[] = [];
-  const dirs = containerDirs(paths, id);
-  if (readFileSync('/proc/self/mountinfo', 'utf8').includes(dirs.rootfs)) out.push('rootfs mount');
-  if (existsSync(dirs.state)) out.push('state dir');
-  if (existsSync(dirs.run)) out.push('run dir');
-  for (const rt of ['runc', 'crun']) if (existsSync(path.join(paths.runDir, 'runtime', rt, id))) out.push(`${rt} state`);
-  if (spawnSync('pgrep', ['-f', `conmon .*-c ${id} `]).status === 0) out.push('conmon process');
-  for (const c of readdirSync('/sys/fs/cgroup')) if (existsSync(path.join('/sys/fs/cgroup', c, CG_ROOT, id))) out.push(`cgroup ${c}`);
-  return out;
-}
 
 for (const runtime of testRuntimes()) {
   describe(`containers under ${runtime.name}`, () => {
@@ -49,7 +37,7 @@ for (const runtime of testRuntimes()) {
       assert.deepEqual(logs.sort(), ['stderr:err', 'stdout:out', 'stdout:pid 1', 'stdout:testbox'].sort());
       assert.equal(await containers.status(id), 'exited');
       await containers.remove(id);
-      assert.deepEqual(leftovers(paths, id), []);
+      assert.deepEqual(bed.leftovers(id), []);
     });
 
     test('writes go to the container\'s own upper layer, not the image', async () => {
@@ -85,7 +73,7 @@ for (const runtime of testRuntimes()) {
       assert.equal(r.stdout, 'sleep 60 ');
       await assert.rejects(containers.remove(id), /is running/);
       await containers.remove(id, { force: true });
-      assert.deepEqual(leftovers(paths, id), []);
+      assert.deepEqual(bed.leftovers(id), []);
     });
 
     test('the container and its log outlive the process that started it', async () => {
@@ -98,7 +86,7 @@ for (const runtime of testRuntimes()) {
       assert.deepEqual(exit, { code: 0, oomKilled: false });
       assert.deepEqual(containers.logs(id).map((l) => l.text), ['before', 'after the starter exited']);
       await containers.remove(id);
-      assert.deepEqual(leftovers(paths, id), []);
+      assert.deepEqual(bed.leftovers(id), []);
     });
 
     test('a failing create leaves nothing behind', async () => {
@@ -107,7 +95,7 @@ for (const runtime of testRuntimes()) {
         containers.create({ id, name: id, spec: minimalSpec(['/no/such/binary'], { cgroupsPath: `${CG_ROOT}/${id}` }), rootfs: { kind: 'overlay', lower: [lower] }, runtime }),
         /could not create container|no such file|executable file not found/i,
       );
-      assert.deepEqual(leftovers(paths, id), []);
+      assert.deepEqual(bed.leftovers(id), []);
     });
   });
 }

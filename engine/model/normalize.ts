@@ -32,6 +32,7 @@ import type {
   Volume,
   WatchRule,
 } from './types.js';
+import { emptyService } from './types.js';
 import { parsePortSpec, parseVolumeSpec } from './short-syntax.js';
 import { parseBytes, parseDuration } from './units.js';
 
@@ -103,17 +104,7 @@ class Normalizer {
 
   service(name: string, raw: PlainMap): Service {
     const at = (...p: PathSegment[]) => ['services', name, ...p];
-    const s: Service = {
-      name,
-      profiles: strings(raw.profiles),
-      environment: {},
-      labels: {},
-      depends_on: {},
-      ports: [],
-      volumes: [],
-      extra: {},
-      extensions: extensionsOf(raw),
-    };
+    const s: Service = { ...emptyService(name), profiles: strings(raw.profiles), extensions: extensionsOf(raw) };
     for (const [k, v] of Object.entries(raw)) {
       if (!SERVICE_KEYS.has(k) && !k.startsWith('x-')) s.extra[k] = v;
     }

@@ -117,6 +117,11 @@ export interface Service {
   extensions: Record<string, unknown>;
 }
 
+/** A service with every collection empty: what normalization fills, and what a service made in code (a build step's container) starts from. */
+export function emptyService(name: string): Service {
+  return { name, profiles: [], environment: {}, labels: {}, depends_on: {}, ports: [], volumes: [], extra: {}, extensions: {} };
+}
+
 export interface Build {
   context: string;
   dockerfile?: string;

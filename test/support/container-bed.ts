@@ -3,12 +3,13 @@
  * busybox lower dir, a Containers instance, and `create` for containers running a minimal
  * spec; everything made is removed after the suite, cgroup parent included.
  */
-import { existsSync, mkdtempSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before } from 'node:test';
 import { Containers, type CreateRequest } from '../../engine/runtime/containers.js';
-import type { EnginePaths } from '../../engine/runtime/paths.js';
+import { containerDirs, socketDir, type EnginePaths } from '../../engine/runtime/paths.js';
 import { makeBusyboxRootfs } from './busybox-rootfs.js';
 import { minimalSpec } from './minimal-spec.js';
 
@@ -19,6 +20,8 @@ export interface ContainerBed {
   create(args: string[], extra?: Partial<CreateRequest>): Promise<string>;
   /** removes a container made some other way after the suite too */
   track(id: string): void;
+  /** what a removed container left behind: mounts, dirs, runtime state, conmon, cgroups */
+  leftovers(id: string): string[];
 }
 
 export function containerBed(
@@ -54,6 +57,18 @@ export function containerBed(
     },
     get containers() {
       return containers!;
+    },
+    leftovers(id) {
+      const out: string[] = [];
+      const dirs = containerDirs(paths!, id);
+      if (readFileSync('/proc/self/mountinfo', 'utf8').includes(dirs.rootfs)) out.push('rootfs mount');
+      if (existsSync(dirs.state)) out.push('state dir');
+      if (existsSync(dirs.run)) out.push('run dir');
+      if (existsSync(path.join(socketDir(paths!), id))) out.push('socket dir link');
+      for (const rt of ['runc', 'crun']) if (existsSync(path.join(paths!.runDir, 'runtime', rt, id))) out.push(`${rt} state`);
+      if (spawnSync('pgrep', ['-f', `conmon .*-c ${id} `]).status === 0) out.push('conmon process');
+      for (const c of readdirSync('/sys/fs/cgroup')) if (existsSync(path.join('/sys/fs/cgroup', c, opts.cgroupRoot, id))) out.push(`cgroup ${c}`);
+      return out;
     },
     track(id) {
       made.push(id);

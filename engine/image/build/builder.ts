@@ -11,8 +11,9 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync,
 import path from 'node:path';
 import { StackError, type Location } from '../../errors.js';
 import type { ContainerFactory } from '../../runtime/container-factory.js';
-import { enginePaths, type EnginePaths } from '../../runtime/paths.js';
+import { enginePaths as defaultEnginePaths, type EnginePaths } from '../../runtime/paths.js';
 import type { ImageConfig } from '../../runtime/spec/image-config.js';
+import { DEFAULT_PATH, envList, envMap } from '../../runtime/spec/env.js';
 import { resolveUser } from '../../runtime/spec/user.js';
 import { mountOverlay, unmount } from '../../sys/mounts.js';
 import { makeDirsInRoot } from '../../sys/read-in-root.js';
@@ -29,6 +30,7 @@ import {
   type Stage,
 } from '../dockerfile/index.js';
 import type { ImageConfigFile, LayerRecord, StoredImage } from '../store/image-store.js';
+import { hostArch } from '../store/oci-types.js';
 import { ImageStore } from '../store/image-store.js';
 import { BuildCache, stepKey } from './build-cache.js';
 import { BuildContext, cleanRel, type ContextSource } from './build-context.js';
@@ -77,8 +79,6 @@ interface StageState {
 }
 
 const DEFAULT_SHELL = ['/bin/sh', '-c'];
-const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-const ARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };
 
 export class Builder {
   readonly cache: BuildCache;
@@ -86,7 +86,7 @@ export class Builder {
 
   constructor(
     readonly store: ImageStore,
-    private readonly paths: EnginePaths = enginePaths(),
+    readonly enginePaths: EnginePaths = defaultEnginePaths(),
   ) {
     this.cache = new BuildCache(path.join(store.root, 'build-cache'));
     this.tmp = path.join(store.root, 'tmp');
@@ -116,10 +116,6 @@ export class Builder {
     mkdirSync(dir, { mode: 0o700 });
     return dir;
   }
-
-  get enginePaths(): EnginePaths {
-    return this.paths;
-  }
 }
 
 class BuildRun {
@@ -133,7 +129,8 @@ class BuildRun {
   private readonly usedBuildArgs = new Set<string>();
   /** made on the first RUN that misses the cache: a cached build loads no runtime code */
   private factory: Promise<ContainerFactory> | undefined;
-  private readonly cleanups: (() => void)[] = [];
+  /** an empty lower dir: overlay needs one under a stage that has no layer yet (FROM scratch) */
+  private emptyDir: string | undefined;
 
   constructor(
     private readonly builder: Builder,
@@ -172,13 +169,7 @@ class BuildRun {
   }
 
   async close(): Promise<void> {
-    for (const c of this.cleanups.reverse()) {
-      try {
-        c();
-      } catch {
-        // keep cleaning
-      }
-    }
+    if (this.emptyDir) rmSync(this.emptyDir, { recursive: true, force: true });
     if (!this.factory) return;
     try {
       (await this.factory).cgroups.removeProject(BUILD_PROJECT.name);
@@ -216,9 +207,9 @@ class BuildRun {
     const meta = (createdBy: string) => this.cachedOr(next, stepKey(state.key, createdBy), createdBy, label, async () => undefined);
     switch (instr.kind) {
       case 'ARG': {
-        for (const a of raw.kind === 'ARG' ? raw.args : []) {
+        for (const a of instr.args) {
           this.usedBuildArgs.add(a.name);
-          const value = stageArgValue(a, raw as Extract<Instruction, { kind: 'ARG' }>, {
+          const value = stageArgValue(a, instr, {
             buildArgs: this.buildArgs,
             globalArgs: this.globalArgs,
             lookup: (v) => lookupVar(next, v),
@@ -235,7 +226,7 @@ class BuildRun {
       case 'ENV': {
         const env = envMap(cfg.Env);
         for (const { key, value } of instr.pairs) env.set(key, value);
-        cfg.Env = [...env].map(([k, v]) => `${k}=${v}`);
+        cfg.Env = envList(env);
         return meta(`ENV ${instr.pairs.map((p) => `${p.key}=${p.value}`).join(' ')}`);
       }
       case 'LABEL':
@@ -303,12 +294,12 @@ class BuildRun {
     const cfg = next.image.config;
     const argv = instr.command.form === 'exec' ? instr.command.argv : [...(cfg.Shell ?? DEFAULT_SHELL), shellScript(instr)];
     const env = envMap(cfg.Env);
-    if (!env.has('PATH')) env.set('PATH', DEFAULT_PATH.slice(5));
+    if (!env.has('PATH')) env.set('PATH', DEFAULT_PATH);
     // build args reach RUN as environment variables, under the image's own ENV
     const argEnv = [...state.args].filter(([k, v]) => v !== undefined && !env.has(k)).map(([k, v]) => `${k}=${v}`).sort();
     const createdBy = `RUN ${argEnv.length > 0 ? `|${argEnv.length} ${argEnv.join(' ')} ` : ''}${argv.join(' ')}`;
     const key = stepKey(state.key, createdBy, this.req.network ?? 'host');
-    const fullEnv = [...[...env].map(([k, v]) => `${k}=${v}`), ...argEnv];
+    const fullEnv = [...envList(env), ...argEnv];
     return this.cachedOr(next, key, createdBy, label, async () => {
       const upper = this.builder.tmpDir('run');
       rmSync(upper, { recursive: true });
@@ -351,55 +342,56 @@ class BuildRun {
     } else {
       from = { ctx: this.context, id: 'context', release: () => undefined };
     }
-    const downloads: string[] = [];
+    const tmpDirs: string[] = [];
+    const fileDir = (prefix: string) => {
+      const dir = this.builder.tmpDir(prefix);
+      tmpDirs.push(dir);
+      return dir;
+    };
     try {
-      // ADD: remote files are fetched first; local archives from the context are unpacked
-      const operands: ContextSource[] = [];
-      const heredocs = instr.heredocs ?? [];
-      const names = new Set(heredocs.map((h) => h.name));
-      const local = instr.sources.filter((s) => !names.has(s) && !(instr.kind === 'ADD' && isRemoteUrl(s)));
-      if (local.length > 0) operands.push(...from.ctx.sources(local, where));
-      const remote: ContextSource[] = [];
-      if (instr.kind === 'ADD') {
-        for (const url of instr.sources.filter(isRemoteUrl)) {
-          const dir = this.builder.tmpDir('add');
-          downloads.push(dir);
-          remote.push(await fetchToFile(url, dir, where));
+      // every operand with the context it is read from: the build context (or --from root),
+      // a download dir for ADD's URLs, a dir holding the heredoc files
+      const inputs: { ctx: BuildContext; source: ContextSource; unpack: boolean }[] = [];
+      const remote = instr.kind === 'ADD' ? instr.sources.filter(isRemoteUrl) : [];
+      const local = instr.sources.filter((s) => !remote.includes(s));
+      if (local.length > 0) {
+        for (const source of from.ctx.sources(local, where)) {
+          inputs.push({ ctx: from.ctx, source, unpack: instr.kind === 'ADD' && source.stats.isFile() && isArchive(source.hostPath) });
         }
       }
-      const heredocSources: ContextSource[] = [];
-      if (heredocs.length > 0) {
-        const dir = this.builder.tmpDir('heredoc');
-        downloads.push(dir);
-        for (const h of heredocs) heredocSources.push(writeHeredoc(dir, h));
+      for (const url of remote) {
+        const dir = fileDir('add');
+        inputs.push({ ctx: new BuildContext(dir), source: await fetchToFile(url, dir, where), unpack: false });
       }
-      const owner = instr.chown;
+      if (instr.heredocs.length > 0) {
+        const dir = fileDir('heredoc');
+        const ctx = new BuildContext(dir);
+        for (const h of instr.heredocs) inputs.push({ ctx, source: writeHeredoc(dir, h), unpack: false });
+      }
       const mode = instr.chmod !== undefined ? parseMode(instr.chmod, instr.location) : undefined;
-      const checksum = [from.ctx.checksum(operands), ...remote.map((r) => new BuildContext(path.dirname(r.hostPath)).checksum([r])), ...heredocSources.map((h) => new BuildContext(path.dirname(h.hostPath)).checksum([h]))].join(',');
+      const checksum = inputs.map((i) => i.ctx.checksum([i.source])).join(',');
       const createdBy = `${instr.kind} ${instr.chown ? `--chown=${instr.chown} ` : ''}${instr.chmod ? `--chmod=${instr.chmod} ` : ''}${instr.sources.join(' ')} ${dest}`;
       const key = stepKey(state.key, createdBy, from.id, checksum);
-      const multiple = instr.sources.length > 1 || instr.sources.some((s) => /[*?[]/.test(s));
+      const multiple = instr.sources.length > 1 || instr.heredocs.length > 1 || instr.sources.some((s) => /[*?[]/.test(s));
       return await this.layerStep(next, key, createdBy, label, async (root) => {
-        const ids = owner ? resolveUser(root, { user: owner, service: 'build' }) : { uid: 0, gid: 0 };
+        const ids = instr.chown ? resolveUser(root, { user: instr.chown, service: 'build' }) : { uid: 0, gid: 0 };
         const sources: CopySource[] = [];
-        for (const op of [...operands, ...remote, ...heredocSources]) {
-          const ctx = operands.includes(op) ? from.ctx : new BuildContext(path.dirname(op.hostPath));
-          if (instr.kind === 'ADD' && operands.includes(op) && op.stats.isFile() && isArchive(op.hostPath)) {
-            const dir = this.builder.tmpDir('unpack');
-            downloads.push(dir);
-            const unpacked = path.join(dir, 'x');
-            await (await import('../layers/index.js')).extractLayer(op.hostPath, unpacked);
-            const src: ContextSource = { rel: '', hostPath: unpacked, stats: lstatSync(unpacked) };
-            sources.push({ entries: new BuildContext(unpacked).walk(src), name: path.posix.basename(op.rel), isDir: true });
-            continue;
+        for (const { ctx, source, unpack } of inputs) {
+          const name = path.posix.basename(source.rel);
+          if (unpack) {
+            const unpacked = path.join(fileDir('unpack'), 'x');
+            await (await import('../layers/index.js')).extractLayer(source.hostPath, unpacked);
+            const tree: ContextSource = { rel: '', hostPath: unpacked, stats: lstatSync(unpacked) };
+            sources.push({ entries: new BuildContext(unpacked).walk(tree), name, isDir: true });
+          } else {
+            sources.push({ entries: ctx.walk(source), name, isDir: source.stats.isDirectory() });
           }
-          sources.push({ entries: ctx.walk(op), name: path.posix.basename(op.rel), isDir: op.stats.isDirectory() });
         }
-        copyIntoRoot({ root, sources, dest, multiple: multiple || heredocs.length > 1, owner: { uid: ids.uid, gid: ids.gid }, mode, location: instr.location, instruction: instr.original });
+        copyIntoRoot({ root, sources, dest, multiple, owner: { uid: ids.uid, gid: ids.gid }, mode, location: instr.location, instruction: instr.original });
       });
     } finally {
       from.release();
-      for (const d of downloads) rmSync(d, { recursive: true, force: true });
+      for (const d of tmpDirs) rmSync(d, { recursive: true, force: true });
     }
   }
 
@@ -495,13 +487,8 @@ class BuildRun {
     return this.builder.store.addLayerFromDir(upper);
   }
 
-  private emptyDir: string | undefined;
   private emptyLower(): string {
-    if (!this.emptyDir) {
-      const dir = this.builder.tmpDir('empty');
-      this.cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-      this.emptyDir = dir;
-    }
+    this.emptyDir ??= this.builder.tmpDir('empty');
     return this.emptyDir;
   }
 
@@ -547,13 +534,11 @@ class BuildRun {
 
   private dependencies(stage: Stage): Stage[] {
     const out: Stage[] = [];
-    const fromRef = this.fromRef(stage);
-    const add = (ref: string | undefined) => {
-      if (ref === undefined) return;
+    const add = (ref: string) => {
       const s = this.stageByRef(ref, stage.index);
       if (s && !out.includes(s)) out.push(s);
     };
-    add(fromRef);
+    add(this.fromRef(stage));
     for (const i of stage.instructions) if (i.kind === 'COPY' && i.from !== undefined && !i.from.includes('$')) add(i.from);
     return out;
   }
@@ -590,15 +575,6 @@ function readDockerfile(file: string): string {
 function lookupVar(state: StageState, name: string): string | undefined {
   const env = envMap(state.image.config.Env);
   return env.get(name) ?? state.args.get(name);
-}
-
-function envMap(env: readonly string[] | null | undefined): Map<string, string> {
-  const m = new Map<string, string>();
-  for (const e of env ?? []) {
-    const i = e.indexOf('=');
-    if (i > 0) m.set(e.slice(0, i), e.slice(i + 1));
-  }
-  return m;
 }
 
 function commandArgv(c: { form: 'shell'; text: string } | { form: 'exec'; argv: string[] }, shell: string[] | null | undefined): string[] {
@@ -675,9 +651,9 @@ function lowerDirs(layers: readonly LayerRecord[], empty: string): string[] {
 
 function emptyImage(): ImageConfigFile {
   return {
-    architecture: ARCH[process.arch] ?? process.arch,
+    architecture: hostArch(),
     os: 'linux',
-    config: { Env: [DEFAULT_PATH] },
+    config: { Env: [`PATH=${DEFAULT_PATH}`] },
     rootfs: { type: 'layers', diff_ids: [] },
     history: [],
   };

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { lstatSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { StackError, type Location } from '../../errors.js';
-import type { Project, Service } from '../../model/types.js';
+import { emptyService, type Project, type Service } from '../../model/types.js';
 import type { ContainerFactory } from '../../runtime/container-factory.js';
 import type { OciSpec } from '../../runtime/oci-spec.js';
 import { containerDirs, type EnginePaths } from '../../runtime/paths.js';
@@ -51,18 +51,10 @@ export const BUILD_PROJECT: Project = {
 export async function runStep(req: RunStepRequest): Promise<void> {
   const name = `stack-build-${randomBytes(6).toString('hex')}`;
   const service: Service = {
-    name: 'build',
+    ...emptyService('build'),
     container_name: name,
-    profiles: [],
     entrypoint: req.argv,
     command: null,
-    environment: {},
-    labels: {},
-    depends_on: {},
-    ports: [],
-    volumes: [],
-    extra: {},
-    extensions: {},
     network_mode: req.network,
     ...(req.user !== undefined && { user: req.user }),
     ...(req.workingDir !== undefined && { working_dir: req.workingDir }),

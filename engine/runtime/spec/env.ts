@@ -22,20 +22,29 @@ export interface EnvInput {
   home?: string | undefined;
 }
 
+/** An image's Env (`KEY=value` entries) as a map, in order; an entry without `=` carries no value and docker skips it. */
+export function envMap(entries: readonly string[] | null | undefined, into = new Map<string, string>()): Map<string, string> {
+  for (const entry of entries ?? []) {
+    const eq = entry.indexOf('=');
+    if (eq > 0) into.set(entry.slice(0, eq), entry.slice(eq + 1));
+  }
+  return into;
+}
+
+export function envList(env: ReadonlyMap<string, string>): string[] {
+  return [...env].map(([k, v]) => `${k}=${v}`);
+}
+
 export function buildEnv(input: EnvInput): string[] {
   const env = new Map<string, string>();
   env.set('PATH', DEFAULT_PATH);
   env.set('HOSTNAME', input.hostname);
   if (input.tty) env.set('TERM', 'xterm');
-  for (const entry of input.image ?? []) {
-    const eq = entry.indexOf('=');
-    // An image entry without `=` carries no value; docker skips it.
-    if (eq > 0) env.set(entry.slice(0, eq), entry.slice(eq + 1));
-  }
+  envMap(input.image, env);
   for (const [key, value] of Object.entries(input.service ?? {})) {
     if (value === null) env.delete(key);
     else env.set(key, value);
   }
   if (input.home !== undefined && !env.has('HOME')) env.set('HOME', input.home);
-  return [...env].map(([k, v]) => `${k}=${v}`);
+  return envList(env);
 }
