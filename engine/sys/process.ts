@@ -1,5 +1,6 @@
 /** The one place that runs helper programs (crun, runc, conmon ...), through execa. */
 import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
 import type { Options } from 'execa';
 import { SysError } from './sys-error.js';
@@ -79,4 +80,23 @@ export function spawnDetached(cmd: string, args: readonly string[], env: Record<
       child.unref();
     },
   };
+}
+
+/**
+ * Starts a server that outlives us (the network DNS server): its own session, no stdin or
+ * stdout, stderr appended to `logFile`, cwd / so that it pins no directory. Returns its pid;
+ * the caller learns of its readiness and its end from files and /proc, not from us.
+ */
+export function spawnDaemon(cmd: string, args: readonly string[], logFile: string): number {
+  const log = openSync(logFile, 'a', 0o600);
+  try {
+    const child = spawn(cmd, [...args], { cwd: '/', stdio: ['ignore', 'ignore', log], detached: true });
+    // a failure to start shows as the missing pid below; the event would otherwise throw
+    child.on('error', () => undefined);
+    child.unref();
+    if (child.pid === undefined) throw new SysError(cmd, args, 'ENOEXEC', 'could not be started');
+    return child.pid;
+  } finally {
+    closeSync(log);
+  }
 }
