@@ -56,6 +56,8 @@ const RETURN: Statement = { return: null };
 const DROP: Statement = { drop: null };
 const MASQUERADE: Statement = { masquerade: null };
 const LOOPBACK_NET: Subnet = { addr: '127.0.0.0', len: 8 };
+/** the host address of a port published on every address */
+const ANY = '0.0.0.0';
 
 const table = (): NftCommand => ({ add: { table: { family: FAMILY, name: TABLE } } });
 
@@ -100,8 +102,8 @@ export function setupNetworkBatch(net: FirewallNetwork, state: TableState | unde
         [oif(b), ct('state', ['established', 'related']), RETURN],
         // published ports: their DNAT decided that this traffic may come in, from anywhere
         [oif(b), ct('status', 'dnat'), RETURN],
-        // isolation: nothing new from another stack network (its own chain drops nothing of
-        // this, so both directions are dropped here, each by its receiving network)
+        // isolation: nothing new from another stack network; as every network drops what
+        // comes from the others, both directions are covered
         [oif(b), iif(`@${BRIDGES_SET}`), DROP],
       ];
   for (const expr of rules) batch.push(rule(chain, net.name, expr));
@@ -182,8 +184,6 @@ export function setupPortsBatch(owner: string, net: FirewallNetwork, ports: Port
 export function teardownPortsBatch(owner: string, state: TableState): NftCommand[] {
   return portRuleDeletions(owner, state);
 }
-
-const ANY = '0.0.0.0';
 
 function networkRuleDeletions(net: FirewallNetwork, state: TableState): NftCommand[] {
   return state.rules.filter((r) => NETWORK_RULE_CHAINS.includes(r.chain) && r.comment === net.name).map((r) => deleteRule(r.chain, r.handle));
