@@ -51,9 +51,10 @@ function question(name: string, type: RecordType = 'A', edns = false): Packet {
   };
 }
 
-function askUdpRaw(host: string, port: number, msg: Buffer, timeoutMs = 3000): Promise<Buffer> {
+function askUdpRaw(host: string, port: number, msg: Buffer, timeoutMs = 3000, from?: string): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const s = dgram.createSocket('udp4');
+    if (from !== undefined) s.bind(0, from);
     const timer = setTimeout(() => {
       s.close();
       reject(new Error(`no UDP answer from ${host}:${port}`));
@@ -67,8 +68,8 @@ function askUdpRaw(host: string, port: number, msg: Buffer, timeoutMs = 3000): P
   });
 }
 
-async function askUdp(host: string, port: number, q: Packet): Promise<DecodedPacket> {
-  const answer = decode(await askUdpRaw(host, port, encode(q)));
+async function askUdp(host: string, port: number, q: Packet, from?: string): Promise<DecodedPacket> {
+  const answer = decode(await askUdpRaw(host, port, encode(q), 3000, from));
   assert.equal(answer.id, q.id, 'the answer carries the client id');
   return answer;
 }
@@ -218,9 +219,17 @@ describe('dns server', () => {
       { names: ['web', 'proj-web-1', 'frontend'], ipv4: '10.89.3.2', ipv6: 'fd00::2' },
       { names: ['web', 'proj-web-2'], ipv4: '10.89.3.3' },
       { names: ['db', 'proj-db-1', 'Database'], ipv4: '10.89.3.4' },
+      // a container on both networks, asking from its address on this one
+      { names: ['proj-multi-1'], ipv4: '127.0.0.5', container: 'proj-multi-1' },
     ],
   });
-  const netB = (): DnsNetworkConfig => ({ network: 'proj_back', listen: B, port, upstreams: [`127.0.0.1:${up.port}`], records: [{ names: ['cache'], ipv4: '10.90.0.2' }] });
+  const netB = (): DnsNetworkConfig => ({
+    network: 'proj_back',
+    listen: B,
+    port,
+    upstreams: [`127.0.0.1:${up.port}`],
+    records: [{ names: ['cache'], ipv4: '10.90.0.2' }, { names: ['proj-multi-1'], ipv4: '10.90.0.5', container: 'proj-multi-1' }],
+  });
 
   before(async () => {
     port = await freePort();
@@ -301,6 +310,15 @@ describe('dns server', () => {
       assert.equal(rcode(a), 'NXDOMAIN', `${name} at ${host}`);
     }
     assert.deepEqual(up.seen.slice(before), [], 'unknown single-label names are not forwarded');
+  });
+
+  test('a container on several networks gets the names of all of them, its own network first', async () => {
+    assert.deepEqual(data(await askUdp(A, port, question('cache'), '127.0.0.5')), ['10.90.0.2']);
+    assert.deepEqual(data(await askUdp(A, port, question('web'), '127.0.0.5')).length, 2);
+    assert.deepEqual(data(await askUdp(A, port, question('proj-multi-1'), '127.0.0.5')), ['127.0.0.5']);
+    assert.equal(rcode(await askUdp(A, port, question('nothing'), '127.0.0.5')), 'NXDOMAIN');
+    // the same question from an address no container of both networks has
+    assert.equal(rcode(await askUdp(A, port, question('cache'), '127.0.0.6')), 'NXDOMAIN');
   });
 
   test('TCP, several queries on one connection', async () => {

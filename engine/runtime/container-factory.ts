@@ -40,6 +40,10 @@ export interface ServiceContainerRequest {
    */
   network: NetworkChoice;
   addresses?: string[];
+  /** the networks' DNS servers; the service's own `dns` entries follow them */
+  nameservers?: string[];
+  /** what `host-gateway` in extra_hosts stands for: the primary network's gateway */
+  hostGateway?: string;
   runtime?: RuntimeChoice;
 }
 
@@ -101,7 +105,8 @@ export class ContainerFactory {
         ...(service.domainname !== undefined && { domainname: service.domainname }),
         ...(req.addresses && { addresses: req.addresses }),
         ...(service.extra_hosts && { extraHosts: service.extra_hosts }),
-        ...(service.dns && { dns: service.dns }),
+        ...(req.hostGateway !== undefined && { hostGateway: req.hostGateway }),
+        ...((req.nameservers?.length || service.dns) && { dns: [...(req.nameservers ?? []), ...(service.dns ?? [])] }),
         ...(service.dns_search && { dnsSearch: service.dns_search }),
         ...(service.dns_opt && { dnsOptions: service.dns_opt }),
       });

@@ -14,6 +14,11 @@ export interface DnsRecord {
   names: string[];
   ipv4: string;
   ipv6?: string;
+  /**
+   * the container the record is for: a container on several networks asking any of their
+   * servers gets the names of all of them, as docker's embedded DNS answers
+   */
+  container?: string;
 }
 
 export interface DnsNetworkConfig {
@@ -133,6 +138,7 @@ function configProblem(v: unknown): string | undefined {
     if (!isStringArray(rec.names) || rec.names.some((n) => n === '')) return `records[${i}].names: not a list of names`;
     if (typeof rec.ipv4 !== 'string' || !isIPv4(rec.ipv4)) return `records[${i}].ipv4: not an IPv4 address: ${JSON.stringify(rec.ipv4)}`;
     if (rec.ipv6 !== undefined && !(typeof rec.ipv6 === 'string' && isIPv6(rec.ipv6))) return `records[${i}].ipv6: not an IPv6 address: ${JSON.stringify(rec.ipv6)}`;
+    if (rec.container !== undefined && (typeof rec.container !== 'string' || rec.container === '')) return `records[${i}].container: not a container id`;
   }
   return undefined;
 }

@@ -13,7 +13,7 @@ import { parseResolvConf } from '../../runtime/etc-files.js';
 import { forward } from './dns-forward.js';
 import { loadDnsConfigs, parseUpstream } from './dns-records.js';
 import type { Upstream } from './dns-records.js';
-import { answerLocally, buildZone, RCODE, response } from './dns-zone.js';
+import { answerFromZones, buildZone, RCODE, response } from './dns-zone.js';
 import type { Zone } from './dns-zone.js';
 
 export interface DnsServerOptions {
@@ -45,6 +45,8 @@ const TCP_IDLE_MS = 10_000;
 
 export class DnsServer {
   private readonly listeners = new Map<string, Listener>();
+  /** container -> the zones it has an address in, rebuilt on every reload */
+  private zonesOf = new Map<string, Zone[]>();
   private readonly closing = new AbortController();
   private reloads: Promise<unknown> = Promise.resolve();
   private readonly hostResolvers: HostResolvers;
@@ -121,16 +123,28 @@ export class DnsServer {
       }
       const [host, port] = splitEndpoint(key);
       try {
-        this.listeners.set(key, await Listener.open(host, port, zone, (msg, z, tcp) => this.answer(msg, z, tcp), this.log));
+        this.listeners.set(key, await Listener.open(host, port, zone, (msg, z, tcp, client) => this.answer(msg, z, tcp, client), this.log));
       } catch (e) {
         // the next reload tries again (the bridge may not have its address yet)
         errors.push(`network ${zone.network}: cannot listen on ${key}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
       }
     }
+    const zonesOf = new Map<string, Zone[]>();
+    for (const zone of wanted.values()) {
+      for (const container of new Set(zone.containers.values())) zonesOf.set(container, [...(zonesOf.get(container) ?? []), zone]);
+    }
+    this.zonesOf = zonesOf;
     return { startedAt, networks: this.networks, idle: loaded.configs.length === 0 && loaded.errors.length === 0, errors };
   }
 
-  private async answer(msg: Buffer, zone: Zone, tcp: boolean): Promise<Buffer | undefined> {
+  /** the listener's zone first, then the other networks of the container asking */
+  private zonesFor(zone: Zone, client: string): Zone[] {
+    const container = zone.containers.get(client);
+    const others = container === undefined ? [] : (this.zonesOf.get(container) ?? []).filter((z) => z.network !== zone.network);
+    return [zone, ...others];
+  }
+
+  private async answer(msg: Buffer, zone: Zone, tcp: boolean, client: string): Promise<Buffer | undefined> {
     // too short to hold an id to answer to, or an answer itself (never answer answers: loops)
     if (msg.length < 12 || msg.readUInt16BE(2) & QR) return undefined;
     let query: DecodedPacket;
@@ -143,7 +157,7 @@ export class DnsServer {
     const opcode = ((query.flags ?? 0) >> 11) & 0xf;
     if (opcode !== 0) return fit(response(query, RCODE.NOTIMP, [], false), query, limit);
     if (query.questions?.length !== 1) return fit(response(query, RCODE.FORMERR, [], false), query, limit);
-    const local = answerLocally(zone, query);
+    const local = answerFromZones(this.zonesFor(zone, client), query);
     if (local) return fit(local, query, limit);
     const upstreams = (zone.upstreams.length > 0 ? zone.upstreams : this.hostResolvers.get())
       // a resolver that is one of our own addresses would send the question back to us
@@ -153,7 +167,7 @@ export class DnsServer {
   }
 }
 
-type Answerer = (msg: Buffer, zone: Zone, tcp: boolean) => Promise<Buffer | undefined>;
+type Answerer = (msg: Buffer, zone: Zone, tcp: boolean, client: string) => Promise<Buffer | undefined>;
 
 /** One network's address: a UDP socket and a TCP listener on the same ip:port. */
 class Listener {
@@ -172,7 +186,7 @@ class Listener {
     // handlers before binding: a query that arrives at once must find them
     l.udp.on('message', (msg, peer) => {
       // the zone of the moment the query arrived: a reload meanwhile does not mix the two
-      void answer(msg, l.zone, false).then((out) => {
+      void answer(msg, l.zone, false, peer.address).then((out) => {
         if (out && !l.closed) l.udp.send(out, peer.port, peer.address, () => undefined);
       }, (e: unknown) => log(`DNS ${where}: ${(e as Error).message}`));
     });
@@ -206,7 +220,7 @@ class Listener {
         const msg = buf.subarray(2, 2 + buf.readUInt16BE(0));
         buf = buf.subarray(2 + msg.length);
         owed++;
-        void answer(msg, this.zone, true).then((out) => {
+        void answer(msg, this.zone, true, sock.remoteAddress ?? '').then((out) => {
           owed--;
           if (out && !sock.destroyed) sock.write(frame(out));
         }, fail);

@@ -26,12 +26,16 @@ export interface Zone {
   searchDomains: string[];
   /** empty: the host's resolvers */
   upstreams: Upstream[];
+  /** address -> the container that has it on this network */
+  containers: Map<string, string>;
 }
 
 export function buildZone(cfg: DnsNetworkConfig): Zone {
   const names = new Map<string, Addresses>();
   const reverse = new Map<string, string[]>();
+  const containers = new Map<string, string>();
   for (const r of cfg.records) {
+    if (r.container !== undefined) containers.set(r.ipv4, r.container);
     for (const raw of r.names) {
       const name = normalize(raw);
       let a = names.get(name);
@@ -51,6 +55,7 @@ export function buildZone(cfg: DnsNetworkConfig): Zone {
     reverse,
     searchDomains: (cfg.searchDomains ?? []).map((d) => normalize(d).replace(/^\.+/, '')).filter((d) => d !== ''),
     upstreams: cfg.upstreams.map((u) => parseUpstream(u)!),
+    containers,
   };
 }
 
@@ -81,6 +86,21 @@ export function answerLocally(zone: Zone, query: DecodedPacket): Packet | undefi
   if (type === 'AAAA' || type === 'ANY') for (const ip of shuffled(addrs.v6)) answers.push({ type: 'AAAA', name: q.name, ttl: 0, data: ip });
   // other types of a known name: it exists, it just has no such record
   return response(query, RCODE.NOERROR, answers);
+}
+
+/**
+ * The answer from the zones a client sees, in order (its own network's first): the first
+ * that knows the name answers; NXDOMAIN only when one said so and none knew the name;
+ * undefined (forward) otherwise.
+ */
+export function answerFromZones(zones: readonly Zone[], query: DecodedPacket): Packet | undefined {
+  let nx: Packet | undefined;
+  for (const zone of zones) {
+    const r = answerLocally(zone, query);
+    if (r && ((r.flags ?? 0) & 0xf) === RCODE.NXDOMAIN) nx ??= r;
+    else if (r) return r;
+  }
+  return nx;
 }
 
 /** A response echoing the query's id, question and RD bit. */
