@@ -2,11 +2,10 @@
  * `stack build [SERVICE...]`: builds the services that have a `build:` section, as compose
  * does, tagging each image with the service's `image:` or `<project>-<service>`.
  */
-import path from 'node:path';
 import { Builder } from '../../engine/image/build/builder.js';
 import { ImageStore } from '../../engine/image/store/image-store.js';
 import { loadProject } from '../../engine/index.js';
-import type { Service } from '../../engine/model/types.js';
+import { serviceBuildRequest, serviceImageName } from '../../engine/image/service-image.js';
 import type { Command, CommandContext, OptionValues } from '../command.js';
 import { plainBuildProgress } from '../render/build-progress.js';
 import { loadOptionsFrom } from './config.js';
@@ -33,28 +32,17 @@ export const buildCommand: Command = {
     const builder = new Builder(ImageStore.open());
     const cliArgs = keyValues((options['build-arg'] as string[] | undefined) ?? [], '--build-arg');
     for (const service of toBuild) {
-      const b = service.build!;
-      const result = await builder.build({
-        context: b.context,
-        dockerfile: b.dockerfile !== undefined ? path.resolve(b.context, b.dockerfile) : undefined,
-        dockerfileInline: b.dockerfile_inline,
-        target: b.target,
-        buildArgs: { ...b.args, ...cliArgs },
-        tags: [imageName(project.name, service), ...(b.tags ?? [])],
-        labels: b.labels,
-        noCache: options['no-cache'] === true || b.no_cache === true,
-        network: b.network === 'none' ? 'none' : 'host',
-        onEvent: options.quiet ? undefined : plainBuildProgress(ctx.stdout, `${service.name} `),
-      });
+      const result = await builder.build(
+        serviceBuildRequest(project, service, {
+          noCache: options['no-cache'] === true,
+          buildArgs: cliArgs,
+          ...(!options.quiet && { onEvent: plainBuildProgress(ctx.stdout, `${service.name} `) }),
+        }),
+      );
       if (!options.quiet) {
-        ctx.stdout(`${service.name} built ${result.image.id.slice(7, 19)} as ${imageName(project.name, service)} (${result.cached}/${result.steps} steps cached)\n`);
+        ctx.stdout(`${service.name} built ${result.image.id.slice(7, 19)} as ${serviceImageName(project.name, service)} (${result.cached}/${result.steps} steps cached)\n`);
       }
     }
     return 0;
   },
 };
-
-/** The image a service runs: its `image:`, or what compose names a built one. */
-export function imageName(project: string, service: Service): string {
-  return service.image ?? `${project}-${service.name}`;
-}

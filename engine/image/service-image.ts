@@ -1,0 +1,66 @@
+/**
+ * The image a service runs, as compose decides it: its `image:` name, or
+ * `<project>-<service>` for a built one; built when it has a `build:` section and the
+ * image is missing (or a build is asked for); otherwise it must be in the local store,
+ * since no registry client exists yet. Shared by `build`, `run` and `up`.
+ */
+import path from 'node:path';
+import { StackError } from '../errors.js';
+import type { Project, Service } from '../model/types.js';
+import type { BuildEvent, BuildRequest, BuildResult, Builder } from './build/builder.js';
+import type { ImageStore, StoredImage } from './store/image-store.js';
+
+export function serviceImageName(project: string, service: Service): string {
+  return service.image ?? `${project}-${service.name}`;
+}
+
+export interface ServiceBuildOptions {
+  noCache?: boolean;
+  /** over build.args; undefined takes the value from the environment (`--build-arg NAME`) */
+  buildArgs?: Record<string, string | undefined>;
+  onEvent?: (e: BuildEvent) => void;
+}
+
+export function serviceBuildRequest(project: Project, service: Service, opts: ServiceBuildOptions = {}): BuildRequest {
+  const b = service.build;
+  if (!b) throw new StackError(`service "${service.name}" has no build section`, { path: `services.${service.name}` });
+  return {
+    context: b.context,
+    dockerfile: b.dockerfile !== undefined ? path.resolve(b.context, b.dockerfile) : undefined,
+    dockerfileInline: b.dockerfile_inline,
+    target: b.target,
+    buildArgs: { ...b.args, ...opts.buildArgs },
+    tags: [serviceImageName(project.name, service), ...(b.tags ?? [])],
+    labels: b.labels,
+    noCache: opts.noCache === true || b.no_cache === true,
+    network: b.network === 'none' ? 'none' : 'host',
+    onEvent: opts.onEvent,
+  };
+}
+
+export interface ResolveImageOptions extends ServiceBuildOptions {
+  /** 'missing' (default): build when the image is not there; 'always': --build; 'never': --no-build */
+  build?: 'missing' | 'always' | 'never';
+  /** made on first use: a run that builds nothing loads no builder */
+  builder: () => Promise<Builder>;
+  onBuilt?: (result: BuildResult) => void;
+}
+
+export async function resolveServiceImage(store: ImageStore, project: Project, service: Service, opts: ResolveImageOptions): Promise<StoredImage> {
+  const name = serviceImageName(project.name, service);
+  const mode = opts.build ?? 'missing';
+  const existing = mode === 'always' && service.build ? undefined : store.find(name);
+  if (existing) return existing;
+  if (service.build && mode !== 'never') {
+    const result = await (await opts.builder()).build(serviceBuildRequest(project, service, opts));
+    opts.onBuilt?.(result);
+    return result.image;
+  }
+  throw new StackError(`service "${service.name}": image ${name} is not in the local store`, {
+    kind: 'not-found',
+    path: `services.${service.name}.image`,
+    hint: service.build
+      ? 'build it first (`stack build`), or drop --no-build'
+      : 'pulling from registries is not supported yet: import a root filesystem (`stack image import`), load an archive (`stack image load`), or give the service a build section',
+  });
+}
