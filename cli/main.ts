@@ -25,6 +25,18 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'List local images',
     load: async () => (await import('./commands/image.js')).imagesCommand,
   },
+  up: {
+    summary: 'Create and start the services (build images when missing)',
+    load: async () => (await import('./commands/up.js')).upCommand,
+  },
+  down: {
+    summary: 'Stop and remove containers and networks (-v: volumes too)',
+    load: async () => (await import('./commands/down.js')).downCommand,
+  },
+  ps: {
+    summary: "List the project's containers",
+    load: async () => (await import('./commands/ps.js')).psCommand,
+  },
 };
 
 export async function main(argv: readonly string[], ctxBase: Omit<CommandContext, 'global'>): Promise<number> {

@@ -20,6 +20,8 @@ export interface ServiceContainerSpec {
   image: ImageRef;
   number: number;
   runtime?: RuntimeChoice;
+  /** compose's bookkeeping labels (config hash, one-off, working dir, ...) */
+  labels?: Record<string, string>;
 }
 
 export interface NetworkedContainer {

@@ -42,6 +42,8 @@ export interface ServiceContainerRequest {
   addresses?: string[];
   /** the networks' DNS servers; the service's own `dns` entries follow them */
   nameservers?: string[];
+  /** labels over the service's (compose's bookkeeping: config hash, one-off, ...) */
+  labels?: Record<string, string>;
   /** what `host-gateway` in extra_hosts stands for: the primary network's gateway */
   hostGateway?: string;
   runtime?: RuntimeChoice;
@@ -120,6 +122,7 @@ export class ContainerFactory {
           'com.docker.compose.service': service.name,
           'com.docker.compose.container-number': String(req.number),
           ...service.labels,
+          ...req.labels,
         },
         stopSignal: service.stop_signal ?? req.image.config.StopSignal ?? 'SIGTERM',
         stopGracePeriod: service.stop_grace_period ?? 10_000,

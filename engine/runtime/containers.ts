@@ -16,6 +16,7 @@ import { startMonitor, type StdinMode } from './conmon.js';
 import { attachToMonitor, type AttachStreams } from './conmon-attach.js';
 import { OciRuntime, type RuntimeName } from './oci-runtime.js';
 import type { OciMount, OciProcess, OciSpec } from './oci-spec.js';
+import { parseLogRecords, type LogLine } from './log-follow.js';
 import { containerDirs, runtimeRoot, socketDir, type EnginePaths } from './paths.js';
 
 export type RootfsSource = { kind: 'overlay'; lower: string[] } | { kind: 'directory'; path: string };
@@ -68,11 +69,7 @@ export interface AttachHandle {
   done: Promise<ExitStatus | undefined>;
 }
 
-export interface LogLine {
-  time: string;
-  stream: 'stdout' | 'stderr';
-  text: string;
-}
+export type { LogLine } from './log-follow.js';
 
 const ID = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
 
@@ -278,22 +275,7 @@ export class Containers {
   /** The container's log, partial lines joined. */
   logs(id: string): LogLine[] {
     const file = containerDirs(this.paths, id).log;
-    if (!existsSync(file)) return [];
-    const out: LogLine[] = [];
-    const partial: Partial<Record<'stdout' | 'stderr', string>> = {};
-    for (const line of readFileSync(file, 'utf8').split('\n')) {
-      const m = /^(\S+) (stdout|stderr) ([PF]) (.*)$/.exec(line);
-      if (!m) continue;
-      const stream = m[2] as 'stdout' | 'stderr';
-      const text = (partial[stream] ?? '') + m[4]!;
-      if (m[3] === 'P') {
-        partial[stream] = text;
-        continue;
-      }
-      delete partial[stream];
-      out.push({ time: m[1]!, stream, text });
-    }
-    return out;
+    return existsSync(file) ? parseLogRecords(readFileSync(file, 'utf8')) : [];
   }
 
   /**

@@ -1,0 +1,114 @@
+/**
+ * What `up` does after the containers started, when it does not return at once: stay
+ * attached to their output (compose's default), or wait until they are running and
+ * healthy (`--wait`).
+ */
+import type { DependencyGraph } from '../../engine/graph/graph.js';
+import type { Project } from '../../engine/model/types.js';
+import { LABELS } from '../../engine/reconcile/project-containers.js';
+import type { Reconciler } from '../../engine/reconcile/reconciler.js';
+import { followLog } from '../../engine/runtime/log-follow.js';
+import { containerDirs } from '../../engine/runtime/paths.js';
+import type { CommandContext } from '../command.js';
+
+const POLL_MS = 100;
+const COLORS = [36, 33, 32, 35, 34, 96, 93, 92, 95, 94];
+
+export interface AttachOptions {
+  abortOnExit: boolean;
+  exitCodeFrom?: string;
+  stopTimeoutMs?: number;
+}
+
+/** `service-n` as compose prints it before each line */
+function shortName(reconciler: Reconciler, id: string): string {
+  const labels = reconciler.containers.record(id).labels;
+  return `${labels[LABELS.service]}-${labels[LABELS.number]}`;
+}
+
+export async function attachToProject(reconciler: Reconciler, project: Project, graph: DependencyGraph, ids: readonly string[], opts: AttachOptions, ctx: CommandContext): Promise<number> {
+  const color = ctx.env.NO_COLOR === undefined && process.stdout.isTTY === true;
+  const names = new Map(ids.map((id) => [id, shortName(reconciler, id)]));
+  const width = Math.max(0, ...[...names.values()].map((n) => n.length));
+  const stopFollowing = new AbortController();
+  const follows = ids.map((id, i) => {
+    const label = names.get(id)!.padEnd(width);
+    const prefix = color ? `\x1b[${COLORS[i % COLORS.length]}m${label} |\x1b[0m ` : `${label} | `;
+    return followLog(containerDirs(reconciler.paths, id).log, (l) => ctx.stdout(`${prefix}${l.text}\n`), { signal: stopFollowing.signal, pollMs: POLL_MS });
+  });
+  let interrupts = 0;
+  let stopping: Promise<void> | undefined;
+  const stopAll = () =>
+    (stopping ??= reconciler.stop(project.name, graph, [], opts.stopTimeoutMs !== undefined ? { stopTimeoutMs: opts.stopTimeoutMs } : {}).catch((e: Error) => {
+      ctx.stderr(`error: ${e.message}\n`);
+    }));
+  const onSigint = () => {
+    interrupts++;
+    if (interrupts === 1) {
+      ctx.stderr('Gracefully stopping... (press Ctrl+C again to force)\n');
+      void stopAll();
+    } else {
+      for (const id of ids) void reconciler.containers.kill(id, 'SIGKILL').catch(() => undefined);
+    }
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    const exited = new Map<string, number>();
+    let first: number | undefined;
+    for (;;) {
+      for (const id of ids) {
+        if (exited.has(id)) continue;
+        const status = reconciler.containers.exitStatus(id);
+        if (!status) continue;
+        exited.set(id, status.code);
+        first ??= status.code;
+        ctx.stderr(`${names.get(id)} exited with code ${status.code}\n`);
+        if (opts.abortOnExit && !stopping) {
+          ctx.stderr('Aborting on container exit...\n');
+          void stopAll();
+        }
+      }
+      if (exited.size === ids.length) break;
+      await new Promise((r) => setTimeout(r, POLL_MS));
+    }
+    await stopping;
+    if (interrupts > 0) return 130;
+    if (opts.exitCodeFrom !== undefined) {
+      const id = ids.find((i) => reconciler.containers.record(i).labels[LABELS.service] === opts.exitCodeFrom);
+      return id !== undefined ? exited.get(id) ?? 0 : 0;
+    }
+    return opts.abortOnExit ? first ?? 0 : 0;
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+    stopFollowing.abort();
+    await Promise.all(follows);
+  }
+}
+
+/** `up --wait`: every container running, and healthy where it has a healthcheck. */
+export async function waitForProject(reconciler: Reconciler, ids: readonly string[], timeoutMs: number | undefined, ctx: CommandContext): Promise<number> {
+  const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
+  const health = reconciler.options.health;
+  for (;;) {
+    let pending = 0;
+    for (const id of ids) {
+      const exit = reconciler.containers.exitStatus(id);
+      if (exit) {
+        ctx.stderr(`error: container ${id} exited with code ${exit.code}\n`);
+        return 1;
+      }
+      const h = health?.status(id);
+      if (h === 'unhealthy') {
+        ctx.stderr(`error: container ${id} is unhealthy\n`);
+        return 1;
+      }
+      if (h === 'starting' || (await reconciler.containers.status(id)) !== 'running') pending++;
+    }
+    if (pending === 0) return 0;
+    if (Date.now() > deadline) {
+      ctx.stderr(`error: ${pending} container(s) not running and healthy after ${(timeoutMs! / 1000).toFixed(0)}s\n`);
+      return 1;
+    }
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+}

@@ -1,0 +1,44 @@
+/**
+ * `up`/`down` progress as plain lines, compose's wording (what CI logs and pipes get):
+ * ` Container app-web-1  Started  0.4s`.
+ */
+import type { UpEvent } from '../../engine/reconcile/reconciler.js';
+
+const WORDS: Record<string, string> = {
+  creating: 'Creating',
+  created: 'Created',
+  recreating: 'Recreating',
+  starting: 'Starting',
+  started: 'Started',
+  running: 'Running',
+  stopping: 'Stopping',
+  stopped: 'Stopped',
+  removing: 'Removing',
+  removed: 'Removed',
+  failed: 'Error',
+  building: 'Building',
+  built: 'Built',
+  waiting: 'Waiting',
+  skipped: 'Skipped',
+};
+
+/** Only the lines that say something finished, unless `verbose`: a pipe does not need "Creating" and "Created". */
+const FINAL = new Set(['created', 'started', 'running', 'stopped', 'removed', 'failed', 'built', 'waiting']);
+
+export function plainUpProgress(write: (text: string) => void, opts: { verbose?: boolean } = {}): (e: UpEvent) => void {
+  const began = new Map<string, number>();
+  return (e) => {
+    if (e.kind === 'warning') {
+      write(`warning: ${e.text}\n`);
+      return;
+    }
+    const key = e.kind === 'container' ? e.id : e.kind === 'service' ? `service ${e.service}` : e.name;
+    const now = performance.now();
+    if (!began.has(key)) began.set(key, now);
+    if (!opts.verbose && !FINAL.has(e.phase)) return;
+    const what = e.kind === 'container' ? `Container ${e.id}` : e.kind === 'service' ? `Service ${e.service}` : e.kind === 'network' ? `Network ${e.name}` : `Volume ${e.name}`;
+    const secs = ((now - began.get(key)!) / 1000).toFixed(1);
+    const detail = 'detail' in e && e.detail ? `  (${e.detail})` : '';
+    write(` ${what}  ${WORDS[e.phase] ?? e.phase}  ${secs}s${detail}\n`);
+  };
+}

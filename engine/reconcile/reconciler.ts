@@ -1,0 +1,462 @@
+/**
+ * `up` and `down` for a project. `up`: images first (built when needed), then the plan
+ * (planner.ts) against the containers that exist, then the networks, then each service's
+ * actions once its dependencies meet their conditions — services in parallel along the
+ * graph, container steps through one p-queue. A failure stops the services that depend on
+ * the failed one and undoes what this run made for services that did not start; the
+ * others keep running, as compose does. `down` stops in reverse dependency order and
+ * removes containers, networks, and with -v volumes. One lock per project serialises
+ * commands that change it.
+ */
+import path from 'node:path';
+import PQueue from 'p-queue';
+import { StackError } from '../errors.js';
+import type { DependencyGraph, Edge } from '../graph/graph.js';
+import type { Builder } from '../image/build/builder.js';
+import { resolveServiceImage, serviceImageName } from '../image/service-image.js';
+import { ImageStore, type StoredImage } from '../image/store/image-store.js';
+import { StoreLock } from '../image/store/lock.js';
+import type { Project, Service } from '../model/types.js';
+import { NetworkManager } from '../network/network-manager.js';
+import { networkSpec } from '../network/network-spec.js';
+import { serviceConfigHash } from '../plan/config-hash.js';
+import { describePlan, plan, type Action, type Plan } from '../plan/planner.js';
+import { ContainerFactory } from '../runtime/container-factory.js';
+import type { ContainerRecord } from '../runtime/containers.js';
+import type { RuntimeChoice } from '../runtime/oci-runtime.js';
+import type { EnginePaths } from '../runtime/paths.js';
+import { LABELS, observe, projectRecords } from './project-containers.js';
+import { networkKeys, ServiceContainers } from './service-containers.js';
+
+export type UpEvent =
+  | { kind: 'service'; service: string; phase: 'building' | 'built' | 'waiting' | 'failed' | 'skipped'; detail?: string }
+  | { kind: 'container'; service: string; id: string; phase: ContainerPhase; detail?: string }
+  | { kind: 'network'; name: string; phase: 'created' | 'removed' }
+  | { kind: 'volume'; name: string; phase: 'removed' }
+  | { kind: 'warning'; text: string };
+
+export type ContainerPhase = 'creating' | 'created' | 'recreating' | 'starting' | 'started' | 'running' | 'stopping' | 'stopped' | 'removing' | 'removed' | 'failed';
+
+/** what a dependency's condition waits on; the supervisor's health files answer `healthy` */
+export interface HealthSource {
+  /** undefined: the container has no healthcheck */
+  status(id: string): 'starting' | 'healthy' | 'unhealthy' | undefined;
+}
+
+export interface UpOptions {
+  /** the services named on the command line; all when empty */
+  services?: string[];
+  noDeps?: boolean;
+  build?: 'missing' | 'always' | 'never';
+  forceRecreate?: boolean;
+  noRecreate?: boolean;
+  removeOrphans?: boolean;
+  /** --scale svc=n */
+  scale?: Record<string, number>;
+  dryRun?: boolean;
+  /** --no-start: create only */
+  noStart?: boolean;
+  /** ms to wait for a container to stop before SIGKILL, when recreating */
+  stopTimeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface UpResult {
+  plan: Plan;
+  /** dry-run lines, or what was done */
+  lines: string[];
+  /** container ids of the selected services after up */
+  containers: string[];
+}
+
+export interface DownOptions {
+  volumes?: boolean;
+  /** 'local': images built for services without an image name; 'all': every service image */
+  rmi?: 'local' | 'all';
+  removeOrphans?: boolean;
+  stopTimeoutMs?: number;
+}
+
+export interface ReconcilerOptions {
+  networks?: NetworkManager;
+  runtime?: RuntimeChoice;
+  health?: HealthSource;
+  /** container steps at once (create, start, stop, remove) */
+  concurrency?: number;
+  builder?: () => Promise<Builder>;
+}
+
+const POLL_MS = 100;
+
+export class Reconciler {
+  readonly services: ServiceContainers;
+  readonly images: ImageStore;
+
+  constructor(
+    readonly paths: EnginePaths,
+    readonly options: ReconcilerOptions = {},
+  ) {
+    this.services = new ServiceContainers(new ContainerFactory(paths), options.networks ?? new NetworkManager(paths));
+    this.images = ImageStore.open(paths);
+  }
+
+  get containers() {
+    return this.services.factory.containers;
+  }
+
+  /** Runs `fn` holding the project's lock: two `up`s in one folder serialise. */
+  withProjectLock<T>(project: string, fn: () => Promise<T>): Promise<T> {
+    return new StoreLock(path.join(this.paths.stateDir, 'projects', `${project}.lock`), 10 * 60_000).withLock(fn);
+  }
+
+  async up(project: Project, graph: DependencyGraph, opts: UpOptions = {}, onEvent: (e: UpEvent) => void = () => undefined): Promise<UpResult> {
+    const named = opts.services ?? [];
+    const selected = named.length === 0 ? new Set(Object.keys(project.services)) : opts.noDeps ? new Set(named.map((n) => (graph.select([n]), n))) : graph.select(named);
+    return this.withProjectLock(project.name, async () => {
+      const images = await this.resolveImages(project, selected, opts, onEvent);
+      const desired = [...selected].map((name) => {
+        const service = project.services[name]!;
+        return { name, replicas: replicas(service, opts.scale?.[name]), configHash: serviceConfigHash(service, images.get(name)!.id) };
+      });
+      const observed = await observe(this.containers, project.name);
+      const p = plan(desired, observed, {
+        ...(opts.forceRecreate && { forceRecreate: true }),
+        ...(opts.noRecreate && { noRecreate: true }),
+        ...(opts.removeOrphans && { removeOrphans: true }),
+        known: Object.keys(project.services),
+      });
+      for (const w of p.warnings) onEvent({ kind: 'warning', text: w });
+      const nameOf = (service: string, n: number) => ContainerFactory.containerName(project.name, project.services[service]!, n);
+      const lines = describePlan(p, nameOf);
+      if (opts.dryRun) return { plan: p, lines, containers: [] };
+      await new Execution(this, project, graph, selected, images, p, opts, onEvent).run();
+      const containers = projectRecords(this.containers, project.name)
+        .filter((r) => selected.has(r.labels[LABELS.service] ?? '') && r.labels[LABELS.oneoff] !== 'True')
+        .map((r) => r.id)
+        .sort();
+      return { plan: p, lines, containers };
+    });
+  }
+
+  private async resolveImages(project: Project, selected: Set<string>, opts: UpOptions, onEvent: (e: UpEvent) => void): Promise<Map<string, StoredImage>> {
+    const out = new Map<string, StoredImage>();
+    let builder: Promise<Builder> | undefined;
+    const makeBuilder = () =>
+      (builder ??= this.options.builder?.() ?? import('../image/build/builder.js').then((m) => new m.Builder(this.images, this.paths)));
+    // builds one at a time: each build already runs its independent stages in parallel
+    for (const name of [...selected].sort()) {
+      const service = project.services[name]!;
+      const image = await resolveServiceImage(this.images, project, service, {
+        build: opts.dryRun ? 'never' : opts.build ?? 'missing',
+        builder: async () => {
+          onEvent({ kind: 'service', service: name, phase: 'building' });
+          return makeBuilder();
+        },
+        onBuilt: (r) => onEvent({ kind: 'service', service: name, phase: 'built', detail: `${r.cached}/${r.steps} steps cached` }),
+      });
+      out.set(name, image);
+    }
+    return out;
+  }
+
+  /**
+   * Stops and removes the project's containers (dependents first), its networks, and with
+   * `volumes` its volumes. Keeps going after a failure and reports every one at the end.
+   */
+  async down(project: Project | string, graph: DependencyGraph | undefined, opts: DownOptions = {}, onEvent: (e: UpEvent) => void = () => undefined): Promise<void> {
+    const name = typeof project === 'string' ? project : project.name;
+    const model = typeof project === 'string' ? undefined : project;
+    await this.withProjectLock(name, async () => {
+      const errors: string[] = [];
+      const records = projectRecords(this.containers, name);
+      const known = model ? new Set(Object.keys(model.services)) : undefined;
+      const targets = records.filter((r) => !known || opts.removeOrphans || known.has(r.labels[LABELS.service] ?? '') || r.labels[LABELS.oneoff] === 'True');
+      const orphans = records.filter((r) => !targets.includes(r));
+      if (orphans.length > 0) onEvent({ kind: 'warning', text: `found orphan containers (${orphans.map((r) => r.id).join(', ')}); run with --remove-orphans to remove them` });
+      await this.inStopOrder(targets, graph, async (service, id) => {
+        try {
+          onEvent({ kind: 'container', service, id, phase: 'stopping' });
+          await this.containers.stop(id, opts.stopTimeoutMs !== undefined ? { gracePeriod: opts.stopTimeoutMs } : {}).catch(() => undefined);
+          onEvent({ kind: 'container', service, id, phase: 'removing' });
+          await this.services.remove(id);
+          onEvent({ kind: 'container', service, id, phase: 'removed' });
+        } catch (e) {
+          errors.push(`${id}: ${(e as Error).message}`);
+        }
+      });
+      for (const net of this.services.networks.list()) {
+        if (net.labels[LABELS.project] !== name) continue;
+        try {
+          await this.services.networks.remove(net.name);
+          onEvent({ kind: 'network', name: net.name, phase: 'removed' });
+        } catch (e) {
+          errors.push(`network ${net.name}: ${(e as Error).message}`);
+        }
+      }
+      if (opts.volumes) {
+        const store = this.services.factory.volumes;
+        for (const v of store.list()) {
+          if (v.project !== name) continue;
+          store.remove(v.name);
+          onEvent({ kind: 'volume', name: v.name, phase: 'removed' });
+        }
+      }
+      if (opts.rmi && model) {
+        for (const service of Object.values(model.services)) {
+          if (opts.rmi === 'local' && service.image !== undefined) continue;
+          const ref = serviceImageName(name, service);
+          if (this.images.find(ref)) await this.images.remove(ref).catch((e: Error) => errors.push(`image ${ref}: ${e.message}`));
+        }
+      }
+      this.services.factory.cgroups.removeProject(name);
+      if (errors.length > 0) throw new StackError(`down did not remove everything: ${errors.join('; ')}`, { kind: 'system' });
+    });
+  }
+
+  /** Stops the project's containers (of `services`, or all), dependents first; they stay for `start`. */
+  async stop(project: string, graph: DependencyGraph | undefined, services: readonly string[] = [], opts: { stopTimeoutMs?: number } = {}, onEvent: (e: UpEvent) => void = () => undefined): Promise<void> {
+    const records = projectRecords(this.containers, project).filter((r) => services.length === 0 || services.includes(r.labels[LABELS.service] ?? ''));
+    await this.inStopOrder(records, graph, async (service, id) => {
+      onEvent({ kind: 'container', service, id, phase: 'stopping' });
+      await this.containers.stop(id, opts.stopTimeoutMs !== undefined ? { gracePeriod: opts.stopTimeoutMs } : {});
+      onEvent({ kind: 'container', service, id, phase: 'stopped' });
+    });
+  }
+
+  /**
+   * Runs `fn` for each container, services in reverse dependency order (those the graph does
+   * not know first), the containers of one stage in parallel through the queue.
+   */
+  private async inStopOrder(records: readonly ContainerRecord[], graph: DependencyGraph | undefined, fn: (service: string, id: string) => Promise<void>): Promise<void> {
+    const byService = new Map<string, string[]>();
+    for (const r of records) {
+      const s = r.labels[LABELS.service] ?? '';
+      byService.set(s, [...(byService.get(s) ?? []), r.id]);
+    }
+    const levels = graph ? graph.stopLevels([...byService.keys()].filter((s) => graph.nodes.includes(s))) : [];
+    const ordered = new Set(levels.flat());
+    const stages = [[...byService.keys()].filter((s) => !ordered.has(s)), ...levels];
+    const queue = new PQueue({ concurrency: this.options.concurrency ?? 8 });
+    for (const stage of stages) {
+      await Promise.all(stage.flatMap((service) => (byService.get(service) ?? []).map((id) => queue.add(() => fn(service, id)))));
+    }
+  }
+}
+
+/** compose's order: --scale, then deploy.replicas, then scale, then 1 */
+function replicas(service: Service, override: number | undefined): number {
+  return override ?? service.deploy?.replicas ?? service.scale ?? 1;
+}
+
+/** One `up` run: per-service promises along the graph, container steps on one queue, rollback on failure. */
+class Execution {
+  private readonly queue: PQueue;
+  private readonly done = new Map<string, Promise<void>>();
+  /** containers this run created, per service, for rollback */
+  private readonly made = new Map<string, string[]>();
+  private readonly failed = new Map<string, Error>();
+  private readonly networksBefore: Set<string>;
+
+  constructor(
+    private readonly r: Reconciler,
+    private readonly project: Project,
+    private readonly graph: DependencyGraph,
+    private readonly selected: Set<string>,
+    private readonly images: Map<string, StoredImage>,
+    private readonly p: Plan,
+    private readonly opts: UpOptions,
+    private readonly onEvent: (e: UpEvent) => void,
+  ) {
+    this.queue = new PQueue({ concurrency: r.options.concurrency ?? 8 });
+    this.networksBefore = new Set(r.services.networks.list().map((n) => n.name));
+  }
+
+  async run(): Promise<void> {
+    await this.ensureNetworks();
+    for (const a of this.p.orphans) {
+      if ('id' in a) await this.r.services.remove(a.id);
+      this.onEvent({ kind: 'container', service: a.service, id: 'id' in a ? a.id : '', phase: 'removed' });
+    }
+    for (const name of this.selected) this.serviceDone(name);
+    await Promise.allSettled(this.done.values());
+    if (this.failed.size > 0) {
+      await this.rollback();
+      // the root causes first: a service skipped for its dependency only repeats them
+      const [first, ...rest] = [...this.failed.entries()].sort(([a, ea], [b, eb]) => Number(ea instanceof DependencyFailed) - Number(eb instanceof DependencyFailed) || a.localeCompare(b));
+      const err = first![1];
+      if (rest.length > 0 && err instanceof StackError) {
+        throw new StackError(`${err.message} (also failed: ${rest.map(([s]) => s).join(', ')})`, { kind: err.kind, hint: err.hint, location: err.location, path: err.path, cause: err });
+      }
+      throw err;
+    }
+  }
+
+  private async ensureNetworks(): Promise<void> {
+    const keys = new Set([...this.selected].flatMap((s) => networkKeys(this.project.services[s]!)));
+    for (const key of [...keys].sort()) {
+      const spec = networkSpec(this.project, key);
+      await this.r.services.networks.ensure(spec);
+      if (!this.networksBefore.has(spec.name)) this.onEvent({ kind: 'network', name: spec.name, phase: 'created' });
+      for (const o of spec.ignored) this.onEvent({ kind: 'warning', text: `network ${key}: driver option ${o} is not supported and ignored` });
+    }
+  }
+
+  private serviceDone(name: string): Promise<void> {
+    let p = this.done.get(name);
+    if (!p) {
+      p = this.runService(name).catch((e: unknown) => {
+        const err = e instanceof Error ? e : new Error(String(e));
+        this.failed.set(name, err);
+        this.onEvent({ kind: 'service', service: name, phase: 'failed', detail: err.message });
+        throw err;
+      });
+      // a failure is read from `failed`; the promise itself must not be an unhandled rejection
+      p.catch(() => undefined);
+      this.done.set(name, p);
+    }
+    return p;
+  }
+
+  private async runService(name: string): Promise<void> {
+    const deps = this.graph.dependencies(name).filter((e) => this.selected.has(e.to));
+    for (const edge of deps) await this.waitFor(edge);
+    this.checkAborted();
+    const actions = this.p.services.get(name) ?? [];
+    await Promise.all(actions.map((a) => this.queue.add(() => this.apply(name, a))));
+  }
+
+  private async waitFor(edge: Edge): Promise<void> {
+    try {
+      await this.serviceDone(edge.to);
+    } catch {
+      throw new DependencyFailed(edge.from, edge.to);
+    }
+    if (edge.kind !== 'depends_on' || edge.condition === 'service_started') return;
+    this.onEvent({ kind: 'service', service: edge.from, phase: 'waiting', detail: `${edge.to} ${edge.condition === 'service_healthy' ? 'healthy' : 'completed'}` });
+    const ids = this.containersOf(edge.to);
+    for (const id of ids) {
+      for (;;) {
+        this.checkAborted();
+        if (edge.condition === 'service_healthy') {
+          const health = this.r.options.health?.status(id);
+          if (health === undefined) {
+            throw new StackError(`service "${edge.from}" depends on "${edge.to}" being healthy, but ${edge.to} has no healthcheck`, {
+              path: `services.${edge.from}.depends_on.${edge.to}`,
+              hint: `give ${edge.to} a healthcheck, or use condition: service_started`,
+            });
+          }
+          if (health === 'healthy') break;
+          if (health === 'unhealthy') throw new StackError(`dependency ${id} is unhealthy`, { kind: 'conflict', hint: `see \`stack logs ${edge.to}\`` });
+          if (this.r.containers.exitStatus(id)) throw new StackError(`dependency ${id} exited before it became healthy`, { kind: 'conflict', hint: `see \`stack logs ${edge.to}\`` });
+        } else {
+          const exit = this.r.containers.exitStatus(id);
+          if (exit) {
+            if (exit.code === 0) break;
+            throw new StackError(`service "${edge.from}" not started: dependency ${id} exited with code ${exit.code}`, { kind: 'conflict', hint: `see \`stack logs ${edge.to}\`` });
+          }
+        }
+        await sleep(POLL_MS);
+      }
+    }
+  }
+
+  private containersOf(service: string): string[] {
+    return projectRecords(this.r.containers, this.project.name)
+      .filter((r) => r.labels[LABELS.service] === service && r.labels[LABELS.oneoff] !== 'True')
+      .map((r) => r.id);
+  }
+
+  private async apply(service: string, a: Action): Promise<void> {
+    this.checkAborted();
+    const svc = this.project.services[service]!;
+    const containers = this.r.containers;
+    switch (a.kind) {
+      case 'keep':
+        this.onEvent({ kind: 'container', service, id: a.id, phase: 'running' });
+        return;
+      case 'start':
+        if (this.opts.noStart) return;
+        this.onEvent({ kind: 'container', service, id: a.id, phase: 'starting' });
+        await containers.start(a.id);
+        this.onEvent({ kind: 'container', service, id: a.id, phase: 'started' });
+        return;
+      case 'remove':
+        this.onEvent({ kind: 'container', service, id: a.id, phase: 'stopping' });
+        await containers.stop(a.id, this.stopOpts()).catch(() => undefined);
+        await this.r.services.remove(a.id);
+        this.onEvent({ kind: 'container', service, id: a.id, phase: 'removed' });
+        return;
+      case 'recreate':
+        this.onEvent({ kind: 'container', service, id: a.id, phase: 'recreating' });
+        await containers.stop(a.id, this.stopOpts()).catch(() => undefined);
+        await this.r.services.remove(a.id);
+        await this.createAndStart(service, svc, a.number);
+        return;
+      case 'create':
+        await this.createAndStart(service, svc, a.number);
+        return;
+    }
+  }
+
+  private async createAndStart(service: string, svc: Service, number: number): Promise<void> {
+    const id = ContainerFactory.containerName(this.project.name, svc, number);
+    this.onEvent({ kind: 'container', service, id, phase: 'creating' });
+    const image = this.images.get(service)!;
+    const made = await this.r.services.create({
+      project: this.project,
+      service: svc,
+      image: this.r.images.runtimeImage(image),
+      number,
+      ...(this.r.options.runtime && { runtime: this.r.options.runtime }),
+      labels: {
+        [LABELS.configHash]: serviceConfigHash(svc, image.id),
+        [LABELS.oneoff]: 'False',
+        [LABELS.image]: image.id,
+        [LABELS.workingDir]: this.project.working_dir,
+        [LABELS.configFiles]: this.project.config_files.join(','),
+      },
+    });
+    this.made.set(service, [...(this.made.get(service) ?? []), made.record.id]);
+    for (const w of made.warnings) this.onEvent({ kind: 'warning', text: `${id}: ${w}` });
+    this.onEvent({ kind: 'container', service, id, phase: 'created' });
+    if (this.opts.noStart) return;
+    this.checkAborted();
+    this.onEvent({ kind: 'container', service, id, phase: 'starting' });
+    await this.r.containers.start(made.record.id);
+    this.onEvent({ kind: 'container', service, id, phase: 'started' });
+  }
+
+  private stopOpts(): { gracePeriod?: number } {
+    return this.opts.stopTimeoutMs !== undefined ? { gracePeriod: this.opts.stopTimeoutMs } : {};
+  }
+
+  private checkAborted(): void {
+    if (this.opts.signal?.aborted) throw new StackError('interrupted', { kind: 'conflict', hint: 'run `stack up` again to finish, or `stack down` to remove what was made' });
+  }
+
+  /** Undoes what this run made for services that failed; networks it made that nothing uses go too. */
+  private async rollback(): Promise<void> {
+    for (const service of this.failed.keys()) {
+      for (const id of this.made.get(service) ?? []) {
+        await this.r.services.remove(id).catch(() => undefined);
+        this.onEvent({ kind: 'container', service, id, phase: 'removed' });
+      }
+    }
+    for (const net of this.r.services.networks.list()) {
+      if (this.networksBefore.has(net.name) || Object.keys(net.endpoints).length > 0) continue;
+      await this.r.services.networks.remove(net.name).catch(() => undefined);
+      this.onEvent({ kind: 'network', name: net.name, phase: 'removed' });
+    }
+  }
+}
+
+/** a service not started because a dependency failed */
+class DependencyFailed extends StackError {
+  constructor(service: string, dependency: string) {
+    super(`service "${service}" not started: its dependency "${dependency}" failed`, { kind: 'conflict' });
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
