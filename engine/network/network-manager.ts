@@ -19,7 +19,7 @@ import { DnsPublisher } from './dns-publisher.js';
 import type { Firewall, FirewallNetwork } from './firewall/firewall.js';
 import { NftFirewall } from './firewall/nft-firewall.js';
 import { allocateAddress, allocateSubnet, contains, formatCidr, formatIpv4, overlaps, parseCidr, parseIpv4, planSubnet, type Cidr, type SubnetPlan } from './ipam.js';
-import { BRIDGE_PREFIX, bridgeName, hostVethName, netnsPath } from './link-names.js';
+import { bridgeName, hostVethName, netnsPath } from './link-names.js';
 import { specHash, type NetworkSpec } from './network-spec.js';
 import { NetworkStore, type Endpoint, type NetworkRecord } from './network-store.js';
 import { resolvePorts, toMappings, type HostBinding } from './published-ports.js';
@@ -382,15 +382,16 @@ function firewallNetwork(rec: NetworkRecord): FirewallNetwork {
   return { name: rec.name, bridge: rec.bridge, subnet: rec.subnet, internal: rec.internal };
 }
 
-/** The host's routes other than default ones and our own bridges': subnets a network must not overlap. */
+/**
+ * The host's routes other than default ones: subnets a network must not overlap. Our own
+ * bridges' routes count too: they may belong to another engine (another STACK_ROOT).
+ */
 function hostRoutes(nl: Rtnetlink): Cidr[] {
-  const ours = new Set(nl.links().filter((l) => l.name.startsWith(BRIDGE_PREFIX)).map((l) => l.index));
   return nl
     .routes(4)
-    .filter((r) => r.dst !== undefined && r.dstLen > 0 && r.dstLen <= 32 && !(r.oif !== undefined && ours.has(r.oif)))
-    .filter((r) => !r.dst!.startsWith('127.'))
-    .map((r) => parseCidr(`${r.dst}/${r.dstLen}`)!)
-    .filter((c): c is Cidr => c !== undefined && c.prefix < 32);
+    .filter((r) => r.dst !== undefined && r.dstLen > 0 && r.dstLen < 32 && !r.dst.startsWith('127.'))
+    .map((r) => parseCidr(`${r.dst}/${r.dstLen}`))
+    .filter((c): c is Cidr => c !== undefined);
 }
 
 function deleteLinkIfPresent(nl: Rtnetlink, name: string): void {
