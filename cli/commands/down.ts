@@ -7,7 +7,7 @@ import { StackError } from '../../engine/errors.js';
 import { Reconciler } from '../../engine/reconcile/reconciler.js';
 import { enginePaths } from '../../engine/runtime/paths.js';
 import type { Command, CommandContext, OptionValues } from '../command.js';
-import { plainUpProgress } from '../render/up-progress.js';
+import { progressFor } from '../render/up-progress.js';
 import { loadOptionsFrom } from './config.js';
 import { seconds } from './up.js';
 
@@ -28,13 +28,13 @@ export const downCommand: Command = {
     if (rmi !== undefined && rmi !== 'local' && rmi !== 'all') throw new StackError(`--rmi ${rmi}: expected local or all`);
     const { project, graph, warnings } = loadProject(loadOptionsFrom(ctx));
     for (const w of warnings) ctx.stderr(`warning: ${w}\n`);
-    const progress = options.progress === 'quiet' ? () => undefined : plainUpProgress(ctx.stderr);
+    const progress = await progressFor(options.progress, ctx.stderr, ctx.env);
     await new Reconciler(enginePaths(ctx.env)).down(project, graph, {
       ...(options.volumes && { volumes: true }),
       ...(rmi !== undefined && { rmi: rmi as 'local' | 'all' }),
       ...(options['remove-orphans'] && { removeOrphans: true }),
       ...(options.timeout !== undefined && { stopTimeoutMs: seconds(options.timeout as string, '--timeout') }),
-    }, progress);
+    }, progress.onEvent).finally(() => progress.finish());
     return 0;
   },
 };

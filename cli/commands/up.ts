@@ -8,7 +8,7 @@ import { loadProject } from '../../engine/index.js';
 import { StackError } from '../../engine/errors.js';
 import { Reconciler, type UpOptions } from '../../engine/reconcile/reconciler.js';
 import type { Command, CommandContext, OptionValues } from '../command.js';
-import { plainUpProgress } from '../render/up-progress.js';
+import { progressFor } from '../render/up-progress.js';
 import { attachToProject, waitForProject } from './attached.js';
 import { loadOptionsFrom } from './config.js';
 import { enginePaths } from '../../engine/runtime/paths.js';
@@ -57,13 +57,13 @@ export const upCommand: Command = {
       scale: scales(options.scale as string[] | undefined, project.services),
       ...(options.timeout !== undefined && { stopTimeoutMs: seconds(options.timeout as string, '--timeout') }),
     };
-    const progress = options.progress === 'quiet' ? () => undefined : plainUpProgress(ctx.stderr);
+    const progress = await progressFor(options.progress, ctx.stderr, ctx.env);
     const reconciler = new Reconciler(enginePaths(ctx.env));
     const interrupted = new AbortController();
     const onSigint = () => interrupted.abort();
     process.once('SIGINT', onSigint);
     try {
-      const result = await reconciler.up(project, graph, { ...upOptions, signal: interrupted.signal }, progress);
+      const result = await reconciler.up(project, graph, { ...upOptions, signal: interrupted.signal }, progress.onEvent).finally(() => progress.finish());
       if (options['dry-run']) {
         for (const line of result.lines) ctx.stdout(`${line}\n`);
         return 0;

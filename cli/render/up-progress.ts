@@ -2,6 +2,7 @@
  * `up`/`down` progress as plain lines, compose's wording (what CI logs and pipes get):
  * ` Container app-web-1  Started  0.4s`.
  */
+import { StackError } from '../../engine/errors.js';
 import type { UpEvent } from '../../engine/reconcile/reconciler.js';
 
 const WORDS: Record<string, string> = {
@@ -41,4 +42,26 @@ export function plainUpProgress(write: (text: string) => void, opts: { verbose?:
     const detail = 'detail' in e && e.detail ? `  (${e.detail})` : '';
     write(` ${what}  ${WORDS[e.phase] ?? e.phase}  ${secs}s${detail}\n`);
   };
+}
+
+export interface ProgressSink {
+  onEvent: (e: UpEvent) => void;
+  finish: () => Promise<void>;
+}
+
+/**
+ * `--progress auto|tty|plain|quiet`: ink in a terminal (loaded only then: it costs ~100 ms),
+ * plain lines for pipes and CI logs.
+ */
+export async function progressFor(mode: unknown, write: (text: string) => void, env: Readonly<Record<string, string | undefined>>): Promise<ProgressSink> {
+  const m = mode === undefined ? 'auto' : String(mode);
+  if (!['auto', 'tty', 'plain', 'quiet'].includes(m)) {
+    throw new StackError(`--progress ${m}: expected auto, tty, plain or quiet`);
+  }
+  if (m === 'quiet') return { onEvent: () => undefined, finish: async () => undefined };
+  if (m === 'tty' || (m === 'auto' && process.stderr.isTTY && env.CI === undefined)) {
+    const { ttyUpProgress } = await import('./up-tty.js');
+    return ttyUpProgress(process.stderr);
+  }
+  return { onEvent: plainUpProgress(write), finish: async () => undefined };
 }
