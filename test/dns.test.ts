@@ -207,6 +207,7 @@ describe('dns server', () => {
   let server: DnsServer;
   let up: Fake;
   let silent: Fake;
+  let own: Fake;
   const A = '127.0.0.1';
   const B = '127.0.0.2';
   const netA = (): DnsNetworkConfig => ({
@@ -221,6 +222,8 @@ describe('dns server', () => {
       { names: ['db', 'proj-db-1', 'Database'], ipv4: '10.89.3.4' },
       // a container on both networks, asking from its address on this one
       { names: ['proj-multi-1'], ipv4: '127.0.0.5', container: 'proj-multi-1' },
+      // a container with its own `dns:` servers
+      { names: ['proj-own-1'], ipv4: '127.0.0.7', container: 'proj-own-1', upstreams: [`127.0.0.1:${own.port}`] },
     ],
   });
   const netB = (): DnsNetworkConfig => ({
@@ -239,6 +242,7 @@ describe('dns server', () => {
       tcp: (q) => reply(q, '192.0.2.9'),
     });
     silent = await fakeUpstream({});
+    own = await fakeUpstream({ udp: (q) => reply(q, '192.0.2.99') });
     // the host's resolvers, for a network that names none: only ever the fake one
     const resolvConf = path.join(dir, 'resolv.conf');
     writeFileSync(resolvConf, `nameserver 127.0.0.1\n`);
@@ -253,6 +257,7 @@ describe('dns server', () => {
     await server?.close();
     await up?.close();
     await silent?.close();
+    await own?.close();
   });
 
   test('a service name answers every replica, in a new order each time, with TTL 0', async () => {
@@ -319,6 +324,13 @@ describe('dns server', () => {
     assert.equal(rcode(await askUdp(A, port, question('nothing'), '127.0.0.5')), 'NXDOMAIN');
     // the same question from an address no container of both networks has
     assert.equal(rcode(await askUdp(A, port, question('cache'), '127.0.0.6')), 'NXDOMAIN');
+  });
+
+  test("a container's own dns servers get its other questions; the network's names still answer", async () => {
+    assert.deepEqual(data(await askUdp(A, port, question('elsewhere.example.test'), '127.0.0.7')), ['192.0.2.99']);
+    assert.deepEqual(own.seen, ['udp elsewhere.example.test']);
+    assert.deepEqual(data(await askUdp(A, port, question('db'), '127.0.0.7')), ['10.89.3.4']);
+    assert.deepEqual(data(await askUdp(A, port, question('elsewhere.example.test'))), ['192.0.2.7'], 'other clients use the network upstream');
   });
 
   test('TCP, several queries on one connection', async () => {

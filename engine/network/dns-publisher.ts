@@ -40,7 +40,7 @@ export function dnsConfig(rec: NetworkRecord, upstreams: string[]): DnsNetworkCo
     network: rec.name,
     listen: rec.gateway,
     upstreams,
-    records: Object.values(rec.endpoints).map((ep) => ({ names: ep.names, ipv4: ep.ipv4, container: ep.container })),
+    records: Object.values(rec.endpoints).map((ep) => ({ names: ep.names, ipv4: ep.ipv4, container: ep.container, ...(ep.dnsUpstreams && { upstreams: ep.dnsUpstreams }) })),
   };
 }
 

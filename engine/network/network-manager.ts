@@ -37,6 +37,8 @@ export interface EndpointRequest {
   macAddress?: string;
   /** names the network's DNS resolves to this container */
   names: string[];
+  /** the service's `dns:` servers: the network's DNS forwards this container's other questions there */
+  dnsUpstreams?: string[];
 }
 
 export interface Attachment {
@@ -251,6 +253,7 @@ export class NetworkManager {
         hostVeth: hostVethName(container, rec.name),
         ifname: `eth${i}`,
         names: [...new Set(req.names)],
+        ...(req.dnsUpstreams && req.dnsUpstreams.length > 0 && { dnsUpstreams: req.dnsUpstreams }),
       };
       return { rec, ep };
     });

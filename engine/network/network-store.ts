@@ -22,6 +22,8 @@ export interface Endpoint {
   ifname: string;
   /** names the network's DNS answers with this address: service, container name, aliases */
   names: string[];
+  /** the container's `dns:` servers, where its DNS server forwards its other questions */
+  dnsUpstreams?: string[];
 }
 
 export interface NetworkRecord {

@@ -123,6 +123,7 @@ function endpointRequests(project: Project, service: Service, container: string,
       names: [service.name, container, ...(cfg?.aliases ?? [])],
       ...(cfg?.ipv4_address !== undefined && { ipv4Address: cfg.ipv4_address }),
       ...(mac !== undefined && { macAddress: mac }),
+      ...(service.dns && { dnsUpstreams: service.dns }),
     };
   });
 }

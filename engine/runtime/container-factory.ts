@@ -40,7 +40,7 @@ export interface ServiceContainerRequest {
    */
   network: NetworkChoice;
   addresses?: string[];
-  /** the networks' DNS servers; the service's own `dns` entries follow them */
+  /** the networks' DNS servers, which forward to the service's own `dns` entries; without them, those entries are used directly */
   nameservers?: string[];
   /** labels over the service's (compose's bookkeeping: config hash, one-off, ...) */
   labels?: Record<string, string>;
@@ -108,7 +108,7 @@ export class ContainerFactory {
         ...(req.addresses && { addresses: req.addresses }),
         ...(service.extra_hosts && { extraHosts: service.extra_hosts }),
         ...(req.hostGateway !== undefined && { hostGateway: req.hostGateway }),
-        ...((req.nameservers?.length || service.dns) && { dns: [...(req.nameservers ?? []), ...(service.dns ?? [])] }),
+        ...((req.nameservers?.length || service.dns) && { dns: req.nameservers?.length ? req.nameservers : service.dns! }),
         ...(service.dns_search && { dnsSearch: service.dns_search }),
         ...(service.dns_opt && { dnsOptions: service.dns_opt }),
       });

@@ -19,6 +19,8 @@ export interface DnsRecord {
    * servers gets the names of all of them, as docker's embedded DNS answers
    */
   container?: string;
+  /** the container's own `dns:` servers: its other questions go there instead of the network's upstreams, as docker's embedded DNS does */
+  upstreams?: string[];
 }
 
 export interface DnsNetworkConfig {
@@ -139,6 +141,7 @@ function configProblem(v: unknown): string | undefined {
     if (typeof rec.ipv4 !== 'string' || !isIPv4(rec.ipv4)) return `records[${i}].ipv4: not an IPv4 address: ${JSON.stringify(rec.ipv4)}`;
     if (rec.ipv6 !== undefined && !(typeof rec.ipv6 === 'string' && isIPv6(rec.ipv6))) return `records[${i}].ipv6: not an IPv6 address: ${JSON.stringify(rec.ipv6)}`;
     if (rec.container !== undefined && (typeof rec.container !== 'string' || rec.container === '')) return `records[${i}].container: not a container id`;
+    if (rec.upstreams !== undefined && (!isStringArray(rec.upstreams) || rec.upstreams.some((u) => !parseUpstream(u)))) return `records[${i}].upstreams: not a list of addresses`;
   }
   return undefined;
 }

@@ -159,7 +159,8 @@ export class DnsServer {
     if (query.questions?.length !== 1) return fit(response(query, RCODE.FORMERR, [], false), query, limit);
     const local = answerFromZones(this.zonesFor(zone, client), query);
     if (local) return fit(local, query, limit);
-    const upstreams = (zone.upstreams.length > 0 ? zone.upstreams : this.hostResolvers.get())
+    const own = zone.clientUpstreams.get(client);
+    const upstreams = (own ?? (zone.upstreams.length > 0 ? zone.upstreams : this.hostResolvers.get()))
       // a resolver that is one of our own addresses would send the question back to us
       .filter((u) => !this.listeners.has(endpoint(u.address, u.port)));
     const relayed = await forward(msg, upstreams, { timeoutMs: this.timeoutMs, tcp, udpLimit: limit, signal: this.closing.signal });

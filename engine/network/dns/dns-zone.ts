@@ -28,14 +28,18 @@ export interface Zone {
   upstreams: Upstream[];
   /** address -> the container that has it on this network */
   containers: Map<string, string>;
+  /** address -> that container's own resolvers (`dns:`) */
+  clientUpstreams: Map<string, Upstream[]>;
 }
 
 export function buildZone(cfg: DnsNetworkConfig): Zone {
   const names = new Map<string, Addresses>();
   const reverse = new Map<string, string[]>();
   const containers = new Map<string, string>();
+  const clientUpstreams = new Map<string, Upstream[]>();
   for (const r of cfg.records) {
     if (r.container !== undefined) containers.set(r.ipv4, r.container);
+    if (r.upstreams && r.upstreams.length > 0) clientUpstreams.set(r.ipv4, r.upstreams.map((u) => parseUpstream(u)!));
     for (const raw of r.names) {
       const name = normalize(raw);
       let a = names.get(name);
@@ -56,6 +60,7 @@ export function buildZone(cfg: DnsNetworkConfig): Zone {
     searchDomains: (cfg.searchDomains ?? []).map((d) => normalize(d).replace(/^\.+/, '')).filter((d) => d !== ''),
     upstreams: cfg.upstreams.map((u) => parseUpstream(u)!),
     containers,
+    clientUpstreams,
   };
 }
 
