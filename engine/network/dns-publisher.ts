@@ -8,30 +8,58 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { EnginePaths } from '../runtime/paths.js';
 import { parseResolvConf } from '../runtime/etc-files.js';
-import { ensureDnsServer, stopDnsServerIfIdle, type DnsServerPaths } from './dns/dns-control.js';
+import { ensureDnsServer, type DnsServerPaths } from './dns/dns-control.js';
 import { removeDnsConfig, writeDnsConfig, type DnsNetworkConfig } from './dns/dns-records.js';
 import { dnsDir } from './link-names.js';
 import type { NetworkRecord } from './network-store.js';
 
 export class DnsPublisher {
   private readonly server: DnsServerPaths;
+  /** networks changed since the last flush */
+  private readonly pending = new Set<string>();
+  private running: Promise<void> | undefined;
+  private next: Promise<void> | undefined;
 
   constructor(
     paths: EnginePaths,
+    /** the network's current record, read when its config is written (not when the change was asked) */
+    private readonly read: (network: string) => NetworkRecord | undefined,
     private readonly upstreams?: string[],
   ) {
     const dir = dnsDir(paths);
     this.server = { configDir: path.join(dir, 'networks'), pidFile: path.join(dir, 'server.pid'), logFile: path.join(dir, 'server.log') };
   }
 
-  async publish(rec: NetworkRecord): Promise<void> {
-    writeDnsConfig(this.server.configDir, dnsConfig(rec, this.upstreams ?? hostUpstreams()));
-    await ensureDnsServer(this.server);
+  /**
+   * Makes the server serve the network as it is now (or drop it, once it is gone).
+   * Changes asked while a reload runs are written and loaded together by the next one: a
+   * reload is a round trip to another process, and `up` of many containers asks for one
+   * per container.
+   */
+  update(network: string): Promise<void> {
+    this.pending.add(network);
+    if (this.next) return this.next;
+    if (!this.running) return (this.running = this.flush());
+    this.next = this.running.catch(() => undefined).then(() => {
+      this.next = undefined;
+      return (this.running = this.flush());
+    });
+    return this.next;
   }
 
-  async unpublish(network: string): Promise<void> {
-    removeDnsConfig(this.server.configDir, network);
-    await stopDnsServerIfIdle(this.server);
+  private async flush(): Promise<void> {
+    try {
+      const names = [...this.pending];
+      this.pending.clear();
+      for (const name of names) {
+        const rec = this.read(name);
+        if (rec) writeDnsConfig(this.server.configDir, dnsConfig(rec, this.upstreams ?? hostUpstreams()));
+        else removeDnsConfig(this.server.configDir, name);
+      }
+      await ensureDnsServer(this.server);
+    } finally {
+      this.running = undefined;
+    }
   }
 }
 

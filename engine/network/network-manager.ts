@@ -61,7 +61,7 @@ export class NetworkManager {
   ) {
     this.store = new NetworkStore(paths);
     this.firewall = opts.firewall ?? new NftFirewall();
-    this.dns = new DnsPublisher(paths, opts.dnsUpstreams);
+    this.dns = new DnsPublisher(paths, (name) => this.store.get(name), opts.dnsUpstreams);
   }
 
   get(name: string): NetworkRecord | undefined {
@@ -79,7 +79,7 @@ export class NetworkManager {
    */
   async ensure(spec: NetworkSpec): Promise<NetworkRecord> {
     const rec = await this.store.withLock(() => this.ensureLocked(spec));
-    await this.dns.publish(rec);
+    await this.dns.update(rec.name);
     return rec;
   }
 
@@ -200,7 +200,7 @@ export class NetworkManager {
       }
       return r;
     });
-    if (rec) await this.dns.unpublish(rec.name);
+    if (rec) await this.dns.update(rec.name);
   }
 
   /** A fresh network namespace for a container, with its loopback up. */
@@ -235,7 +235,7 @@ export class NetworkManager {
   async attach(container: string, netns: string, requests: readonly EndpointRequest[]): Promise<Attachment[]> {
     if (requests.length === 0) return [];
     const result = await this.store.withLock(() => this.attachLocked(container, netns, requests));
-    await Promise.all(result.map((a) => this.dns.publish(this.store.get(a.network)!)));
+    await Promise.all(result.map((a) => this.dns.update(a.network)));
     return result;
   }
 
@@ -351,7 +351,7 @@ export class NetworkManager {
       }
       return touched;
     });
-    await Promise.all(changed.map((rec) => this.dns.publish(rec)));
+    await Promise.all(changed.map((rec) => this.dns.update(rec.name)));
   }
 
   /** Checks that the ports can be published (before anything is created); nothing is held. */
