@@ -336,8 +336,11 @@ export class NetworkManager {
       const nl = Rtnetlink.open();
       const touched: NetworkRecord[] = [];
       try {
-        const errors = collect([() => this.firewall.teardownPorts(container)]);
-        for (const rec of this.store.list()) {
+        const records = this.store.list();
+        // listing the firewall costs a netlink dump: only for containers that published ports
+        const published = records.some((r) => (r.endpoints[container]?.published ?? 0) > 0);
+        const errors = published ? collect([() => this.firewall.teardownPorts(container)]) : [];
+        for (const rec of records) {
           const ep = rec.endpoints[container];
           if (!ep) continue;
           errors.push(...collect([() => deleteLinkIfPresent(nl, ep.hostVeth)]));
@@ -366,6 +369,12 @@ export class NetworkManager {
       const rec = this.store.get(network);
       if (!rec) throw new StackError(`network ${network} does not exist`, { kind: 'not-found' });
       const bindings = await resolvePorts(service, ports, this.firewall.publishedPorts(), rec.hostBinding);
+      const ep = rec.endpoints[container];
+      // recorded first: a crash after the rules leaves a record that says to remove them
+      if (ep) {
+        ep.published = bindings.length;
+        this.store.put(rec);
+      }
       this.firewall.setupPorts(container, firewallNetwork(rec), toMappings(bindings, containerIp));
       return bindings;
     });

@@ -24,6 +24,8 @@ export interface Endpoint {
   names: string[];
   /** the container's `dns:` servers, where its DNS server forwards its other questions */
   dnsUpstreams?: string[];
+  /** host ports published to this endpoint (their DNAT rules carry the container's id) */
+  published?: number;
 }
 
 export interface NetworkRecord {

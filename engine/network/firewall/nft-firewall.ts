@@ -1,7 +1,8 @@
 /**
  * The nftables firewall driver: lists our table, lets rules.ts compute the batch, applies it
  * as one transaction. It keeps no state between calls (another stack process may have
- * changed the table meanwhile); each call opens its own libnftables context.
+ * changed the table meanwhile): each call lists the table again. The libnftables context
+ * is made once per process, as making and freeing one costs more than a listing.
  */
 import { type NftCommand, NftError, Nftables } from '../../sys/nftables.js';
 import type { Firewall, FirewallNetwork, PortMapping, PublishedPort } from './firewall.js';
@@ -53,13 +54,11 @@ export class NftFirewall implements Firewall {
   }
 }
 
+let shared: Nftables | undefined;
+
 function withNft<T>(fn: (nft: Nftables) => T): T {
-  const nft = Nftables.open();
-  try {
-    return fn(nft);
-  } finally {
-    nft.close();
-  }
+  shared ??= Nftables.open();
+  return fn(shared);
 }
 
 function apply(nft: Nftables, batch: NftCommand[]): void {
