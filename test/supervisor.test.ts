@@ -91,10 +91,16 @@ describe('the project supervisor', () => {
   });
 
   after(async () => {
-    for (const id of factory.containers.list()) await factory.containers.remove(id, { force: true }).catch(() => undefined);
-    for (const pid of supervisors()) process.kill(pid, 'SIGKILL');
-    factory.cgroups.removeProject(project.name);
-    rmSync(base, { recursive: true, force: true });
+    try {
+      // before() may have failed half way
+      if (factory) {
+        for (const id of factory.containers.list()) await factory.containers.remove(id, { force: true }).catch(() => undefined);
+        for (const pid of supervisors()) process.kill(pid, 'SIGKILL');
+        factory.cgroups.removeProject(project.name);
+      }
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
   });
 
   /** supervisor processes of this project, from /proc */
