@@ -21,6 +21,8 @@ import type { ImageConfig } from './spec/image-config.js';
 import type { JoinableNamespace, NetworkChoice } from './spec/namespaces.js';
 import type { OciMount } from './oci-spec.js';
 import { StackError } from '../errors.js';
+import { resolveHealthcheck } from '../supervisor/healthcheck-config.js';
+import { formatRestartPolicy, servicePolicy } from '../supervisor/restart-policy.js';
 
 export interface ImageRef {
   /** extracted layer directories, topmost first */
@@ -93,6 +95,8 @@ export class ContainerFactory {
     const init = service.init ? INIT_BINARIES.find((b) => existsOnHost(b)) : undefined;
     if (service.init && !init) warnings.push(`service "${service.name}" asks for init, but neither catatonit nor tini is installed`);
     const hostname = service.hostname ?? (network.kind === 'host' ? osHostname() : id.slice(0, 63));
+    const restart = formatRestartPolicy(servicePolicy(service));
+    const healthcheck = resolveHealthcheck(service, req.image.config, (w) => warnings.push(w));
 
     if (!this.ensured.has(project.name)) {
       this.cgroups.ensureProject(project.name);
@@ -128,6 +132,8 @@ export class ContainerFactory {
         stopGracePeriod: service.stop_grace_period ?? 10_000,
         volumeMounts,
         ...(service.stdin_open && { stdin: 'open' as const }),
+        ...(restart !== 'no' && { restart }),
+        ...(healthcheck && { healthcheck }),
         spec: (rootfs) => {
           const built = buildSpec({
             service,

@@ -1,15 +1,18 @@
 /**
- * Container lifecycle over the OCI runtime and conmon: create, start, attach, kill, stop,
- * wait, exec, logs, remove. Everything a later `stack` process needs is on disk (container.json,
- * the bundle, conmon's exit and oom files, the runtime's own state under `--root`), so any
- * process can pick a container up; none has to stay alive for it to run.
+ * Container lifecycle over the OCI runtime and conmon: create, start (again), attach, kill,
+ * stop, restart, wait, exec, logs, remove. Everything a later `stack` process needs is on
+ * disk (container.json, the bundle, conmon's exit and oom files, the runtime's own state
+ * under `--root`, run-state.json), so any process can pick a container up; none has to stay
+ * alive for it to run. Start, stop and remove take the container's lock file: a project's
+ * supervisor restarting a container never races a user's command on it.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, watch, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, watch, writeFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import path from 'node:path';
 import { StackError } from '../errors.js';
+import { withFileLock } from '../sys/flock.js';
 import { mountOverlay, unmount } from '../sys/mounts.js';
-import { runStatus } from '../sys/process.js';
+import { killProcessTree, runStatus } from '../sys/process.js';
 import { SysError } from '../sys/sys-error.js';
 import { writeFileAtomic } from './atomic-file.js';
 import { startMonitor, type StdinMode } from './conmon.js';
@@ -18,6 +21,7 @@ import { OciRuntime, type RuntimeName } from './oci-runtime.js';
 import type { OciMount, OciProcess, OciSpec } from './oci-spec.js';
 import { parseLogRecords, type LogLine } from './log-follow.js';
 import { containerDirs, runtimeRoot, socketDir, type EnginePaths } from './paths.js';
+import { readRunState, writeRunState, type RunState } from './run-state.js';
 
 export type RootfsSource = { kind: 'overlay'; lower: string[] } | { kind: 'directory'; path: string };
 
@@ -37,6 +41,22 @@ export interface CreateRequest {
   volumeMounts?: OciMount[];
   /** a stdin that attached clients write to (compose's `stdin_open` is 'open'); none by default */
   stdin?: StdinMode;
+  /** compose's restart policy, applied by the project's supervisor: no, always, on-failure[:N], unless-stopped */
+  restart?: string;
+  healthcheck?: HealthcheckConfig;
+}
+
+/** A container's healthcheck, resolved from the service and the image: what docker runs. */
+export interface HealthcheckConfig {
+  /** the command run in the container (`CMD-SHELL x` already made `/bin/sh -c x`) */
+  test: string[];
+  /** ms */
+  interval: number;
+  timeout: number;
+  startPeriod: number;
+  startInterval: number;
+  /** consecutive failures that make the container unhealthy */
+  retries: number;
 }
 
 export interface ContainerRecord {
@@ -49,6 +69,8 @@ export interface ContainerRecord {
   stopGracePeriod: number;
   volumeMounts: OciMount[];
   stdin?: StdinMode;
+  restart?: string;
+  healthcheck?: HealthcheckConfig;
   created: string;
 }
 
@@ -71,7 +93,21 @@ export interface AttachHandle {
 
 export type { LogLine } from './log-follow.js';
 
+export interface ExecResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  /** the process ran out of its time and was killed, with what it started */
+  timedOut?: true;
+}
+
 const ID = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
+/** how long a start or remove waits for another one on the same container, beyond its stop grace period */
+const LOCK_WAIT_MS = 60_000;
+/** conmon's files of one run of the container, cleared before the next run */
+const RUN_FILES = ['exit', 'oom', 'pidfile', 'conmon.pid'];
+
+let execSeq = 0;
 
 export class Containers {
   constructor(private readonly paths: EnginePaths) {}
@@ -97,6 +133,8 @@ export class Containers {
       stopGracePeriod: req.stopGracePeriod ?? 10_000,
       volumeMounts: req.volumeMounts ?? [],
       ...(req.stdin && { stdin: req.stdin }),
+      ...(req.restart && { restart: req.restart }),
+      ...(req.healthcheck && { healthcheck: req.healthcheck }),
       created: new Date().toISOString(),
     };
     try {
@@ -132,8 +170,57 @@ export class Containers {
     }
   }
 
+  /**
+   * Starts a created container, or one that exited (docker start): its runtime container
+   * and monitor are made again on the same bundle and rootfs, so its writes and its log
+   * carry on. A running container is left alone. As in docker, a start by the user resets
+   * the restart count and lifts a stop.
+   */
   async start(id: string): Promise<void> {
-    await this.runtimeOf(this.record(id)).start(id);
+    await this.locked(id, async () => {
+      await this.startUnlocked(id);
+    });
+  }
+
+  /** stop, then start (docker restart). */
+  async restart(id: string, opts: { gracePeriod?: number } = {}): Promise<void> {
+    await this.locked(id, async () => {
+      await this.stopUnlocked(id, opts.gracePeriod);
+      await this.startUnlocked(id);
+    });
+  }
+
+  /**
+   * Starts an exited container again for its restart policy, counting the restart; unless
+   * the user stopped it, or it was started, removed or is being acted on meanwhile (the lock
+   * is busy: a StackError of kind 'conflict'). Whether it started the container.
+   */
+  async restartForPolicy(id: string, lockWaitMs: number): Promise<boolean> {
+    return this.locked(id, async () => {
+      if (!existsSync(path.join(containerDirs(this.paths, id).state, 'container.json'))) return false;
+      const run = readRunState(this.paths, id);
+      if (run.stoppedByUser || (await this.status(id)) !== 'exited') return false;
+      await this.startAgain(id, this.record(id));
+      writeRunState(this.paths, id, { startedAt: new Date().toISOString(), restartCount: run.restartCount + 1, stoppedByUser: false });
+      return true;
+    }, lockWaitMs);
+  }
+
+  /** When it last started, its restart count, whether the user stopped it. */
+  runState(id: string): RunState {
+    this.record(id);
+    return readRunState(this.paths, id);
+  }
+
+  /**
+   * Runs `fn` while no start, stop or remove of the container runs, the container still
+   * there; the lock is busy for longer than `waitMs`: a StackError of kind 'conflict'.
+   */
+  async withLock<T>(id: string, waitMs: number, fn: () => Promise<T> | T): Promise<T> {
+    return this.locked(id, async () => {
+      this.record(id);
+      return fn();
+    }, waitMs);
   }
 
   /**
@@ -166,20 +253,25 @@ export class Containers {
     return { detach: session.detach, done };
   }
 
+  /**
+   * Sends `signal` to the container's init. As in docker, the stop signal and SIGKILL count
+   * as the user stopping it: no restart policy starts it again until it is started; other
+   * signals are messages to the process.
+   */
   async kill(id: string, signal: string | number = 'SIGKILL'): Promise<void> {
-    await this.runtimeOf(this.record(id)).kill(id, String(signal));
+    const rec = this.record(id);
+    const n = signalNumber(signal);
+    if (n !== undefined && (n === constants.signals.SIGKILL || n === signalNumber(rec.stopSignal))) this.markStopped(id);
+    await this.runtimeOf(rec).kill(id, String(signal));
   }
 
-  /** The container's stop signal, then SIGKILL once the grace period is over. */
+  /**
+   * The container's stop signal, then SIGKILL once the grace period is over. The container
+   * counts as stopped by the user (docker stop): its restart policy leaves it alone, also
+   * when it had exited already and was waiting for a restart.
+   */
   async stop(id: string, opts: { gracePeriod?: number } = {}): Promise<ExitStatus | undefined> {
-    const rec = this.record(id);
-    if ((await this.status(id)) !== 'running') return this.exitStatus(id);
-    const grace = opts.gracePeriod ?? rec.stopGracePeriod;
-    await this.kill(id, rec.stopSignal).catch(ignoreGone);
-    const exited = await this.wait(id, grace);
-    if (exited) return exited;
-    await this.kill(id, 'SIGKILL').catch(ignoreGone);
-    return this.wait(id);
+    return this.locked(id, () => this.stopUnlocked(id, opts.gracePeriod));
   }
 
   /** Waits for the container to exit (conmon's exit file); undefined on timeout. */
@@ -243,18 +335,31 @@ export class Containers {
     }
   }
 
-  /** Runs a process in the running container and collects its output. */
-  async exec(id: string, proc: Partial<OciProcess> & { args: string[] }): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+  /**
+   * Runs a process in the running container and collects its output. After `timeout` ms
+   * the process and everything it started are killed (a healthcheck that hangs).
+   */
+  async exec(id: string, proc: Partial<OciProcess> & { args: string[] }, opts: { timeout?: number } = {}): Promise<ExecResult> {
     const rec = this.record(id);
     const spec = JSON.parse(readFileSync(path.join(containerDirs(this.paths, id).bundle, 'config.json'), 'utf8')) as OciSpec;
     const full: OciProcess = { ...spec.process, terminal: false, ...proc, env: proc.env ?? spec.process.env };
-    const file = path.join(containerDirs(this.paths, id).run, `exec-${process.pid}-${Date.now()}.json`);
-    writeFileSync(file, JSON.stringify(full));
+    const base = path.join(containerDirs(this.paths, id).run, `exec-${process.pid}-${++execSeq}`);
+    writeFileSync(`${base}.json`, JSON.stringify(full));
     const rt = this.runtimeOf(rec);
+    let timedOut = false;
+    // the runtime waits for the process, so killing that (by the pid the runtime wrote) ends the exec
+    const timer = opts.timeout === undefined ? undefined : setTimeout(() => {
+      timedOut = true;
+      const pid = Number(readFileOr(`${base}.pid`, '').trim());
+      if (pid > 0) killProcessTree(pid);
+    }, opts.timeout);
     try {
-      return await runStatus(rt.binary, [...rt.globalArgs(), 'exec', '--process', file, id]);
+      const r = await runStatus(rt.binary, [...rt.globalArgs(), 'exec', '--pid-file', `${base}.pid`, '--process', `${base}.json`, id]);
+      return timedOut ? { ...r, timedOut: true } : r;
     } finally {
-      rmSync(file, { force: true });
+      clearTimeout(timer);
+      rmSync(`${base}.json`, { force: true });
+      rmSync(`${base}.pid`, { force: true });
     }
   }
 
@@ -283,6 +388,10 @@ export class Containers {
    * and reports every failure together, so as much as possible is cleaned up.
    */
   async remove(id: string, opts: { force?: boolean } = {}): Promise<void> {
+    await this.locked(id, () => this.removeUnlocked(id, opts.force === true));
+  }
+
+  private async removeUnlocked(id: string, force: boolean): Promise<void> {
     const dirs = containerDirs(this.paths, id);
     let rec: ContainerRecord | undefined;
     try {
@@ -303,7 +412,7 @@ export class Containers {
       // an exit file means the container is stopped: no need to ask the runtime first
       const exited = this.exitStatus(id) !== undefined;
       const state = exited ? undefined : await rt.state(id);
-      if (state && (state.status === 'running' || state.status === 'paused' || state.status === 'created') && !opts.force) {
+      if (state && (state.status === 'running' || state.status === 'paused' || state.status === 'created') && !force) {
         throw new StackError(`container ${rec.name} is running`, { kind: 'conflict', hint: 'stop it first, or remove it with force' });
       }
       if (exited || state) await step('runtime delete', () => rt.delete(id, true).catch(ignoreUnknown));
@@ -312,6 +421,8 @@ export class Containers {
     } else {
       await step('unmount rootfs', () => unmount(dirs.rootfs));
     }
+    // conmon's link to the bundle's attach socket outlives conmon
+    await step('remove socket link', () => rmSync(path.join(socketDir(this.paths), id), { force: true }));
     await step('remove state', () => rmSync(dirs.state, { recursive: true, force: true }));
     await step('remove run dir', () => rmSync(dirs.run, { recursive: true, force: true }));
     if (failures.length > 0) {
@@ -331,6 +442,93 @@ export class Containers {
       return JSON.parse(readFileSync(file, 'utf8')) as ContainerRecord;
     } catch {
       throw new StackError(`no such container: ${id}`, { kind: 'not-found' });
+    }
+  }
+
+  /** When the container last exited (conmon's exit file), ms since the epoch. */
+  exitTime(id: string): number | undefined {
+    try {
+      return statSync(path.join(containerDirs(this.paths, id).run, 'exit')).mtimeMs;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async startUnlocked(id: string): Promise<void> {
+    const rec = this.record(id);
+    const run = readRunState(this.paths, id);
+    // never started and not exited: created, as `up` leaves most containers; no need to ask the runtime
+    const status = run.startedAt === undefined && !this.exitStatus(id) ? 'created' : await this.status(id);
+    if (status === 'running') return;
+    if (status === 'created') await this.runtimeOf(rec).start(id);
+    else await this.startAgain(id, rec);
+    writeRunState(this.paths, id, { startedAt: new Date().toISOString(), restartCount: 0, stoppedByUser: false });
+  }
+
+  /**
+   * A new runtime container and monitor for one that exited, on the same bundle and the
+   * still mounted rootfs; conmon appends to the same log.
+   */
+  private async startAgain(id: string, rec: ContainerRecord): Promise<void> {
+    const dirs = containerDirs(this.paths, id);
+    const rt = this.runtimeOf(rec);
+    await rt.delete(id, true).catch(ignoreUnknown);
+    await this.reapMonitor(id);
+    // conmon's exit dir file is named after the container
+    for (const f of [...RUN_FILES, id]) rmSync(path.join(dirs.run, f), { force: true });
+    const spec = JSON.parse(readFileSync(path.join(dirs.bundle, 'config.json'), 'utf8')) as OciSpec;
+    await startMonitor({
+      id,
+      name: rec.name,
+      bundle: dirs.bundle,
+      runtime: rt,
+      persistDir: dirs.run,
+      logPath: dirs.log,
+      socketDir: socketDir(this.paths),
+      terminal: spec.process.terminal === true,
+      stdin: rec.stdin,
+    });
+    await rt.start(id);
+  }
+
+  private async stopUnlocked(id: string, gracePeriod: number | undefined): Promise<ExitStatus | undefined> {
+    const rec = this.record(id);
+    this.markStopped(id);
+    if ((await this.status(id)) !== 'running') return this.exitStatus(id);
+    const rt = this.runtimeOf(rec);
+    await rt.kill(id, rec.stopSignal).catch(ignoreGone);
+    const exited = await this.wait(id, gracePeriod ?? rec.stopGracePeriod);
+    if (exited) return exited;
+    await rt.kill(id, 'SIGKILL').catch(ignoreGone);
+    return this.wait(id);
+  }
+
+  private markStopped(id: string): void {
+    const run = readRunState(this.paths, id);
+    if (!run.stoppedByUser) writeRunState(this.paths, id, { ...run, stoppedByUser: true });
+  }
+
+  /**
+   * Runs `fn` holding the container's lock file (in its state dir, which goes with the
+   * container). With no state dir there is no container to race on: `fn` runs as it is.
+   */
+  private async locked<T>(id: string, fn: () => Promise<T>, waitMs?: number): Promise<T> {
+    const state = containerDirs(this.paths, id).state;
+    if (!existsSync(state)) return fn();
+    let wait = waitMs;
+    if (wait === undefined) {
+      try {
+        wait = this.record(id).stopGracePeriod + LOCK_WAIT_MS;
+      } catch {
+        wait = LOCK_WAIT_MS;
+      }
+    }
+    try {
+      return await withFileLock(path.join(state, 'lock'), wait, fn);
+    } catch (e) {
+      // removed while we waited to open the lock
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT' && !existsSync(state)) throw new StackError(`no such container: ${id}`, { kind: 'not-found' });
+      throw e;
     }
   }
 
@@ -378,6 +576,20 @@ function alive(pid: number): boolean {
     return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
   } catch {
     return false;
+  }
+}
+
+function signalNumber(signal: string | number): number | undefined {
+  if (typeof signal === 'number' || /^\d+$/.test(signal)) return Number(signal);
+  const name = signal.toUpperCase().startsWith('SIG') ? signal.toUpperCase() : `SIG${signal.toUpperCase()}`;
+  return (constants.signals as Record<string, number>)[name];
+}
+
+function readFileOr(file: string, fallback: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return fallback;
   }
 }
 

@@ -1,6 +1,6 @@
 /** The one place that runs helper programs (crun, runc, conmon ...), through execa. */
 import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
 import type { Options } from 'execa';
 import { SysError } from './sys-error.js';
@@ -98,5 +98,35 @@ export function spawnDaemon(cmd: string, args: readonly string[], logFile: strin
     return child.pid;
   } finally {
     closeSync(log);
+  }
+}
+
+/**
+ * SIGKILL to `pid` and every process it started, found through /proc: killing only the
+ * top one would leave its children running, reparented, holding its output pipes open.
+ * The whole tree is listed before any of it dies, while the parent links still hold.
+ */
+export function killProcessTree(pid: number): void {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    // the fields after the command name, which is in parentheses and may contain anything
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+  }
+  const tree = [pid];
+  for (let i = 0; i < tree.length; i++) tree.push(...(children.get(tree[i]!) ?? []));
+  for (const p of tree) {
+    try {
+      process.kill(p, 'SIGKILL');
+    } catch {
+      // gone already
+    }
   }
 }

@@ -4,7 +4,7 @@
  * spec; everything made is removed after the suite, cgroup parent included.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before } from 'node:test';
@@ -64,7 +64,7 @@ export function containerBed(
       if (readFileSync('/proc/self/mountinfo', 'utf8').includes(dirs.rootfs)) out.push('rootfs mount');
       if (existsSync(dirs.state)) out.push('state dir');
       if (existsSync(dirs.run)) out.push('run dir');
-      if (existsSync(path.join(socketDir(paths!), id))) out.push('socket dir link');
+      if (isLink(path.join(socketDir(paths!), id))) out.push('socket dir link');
       for (const rt of ['runc', 'crun']) if (existsSync(path.join(paths!.runDir, 'runtime', rt, id))) out.push(`${rt} state`);
       if (spawnSync('pgrep', ['-f', `conmon .*-c ${id} `]).status === 0) out.push('conmon process');
       for (const c of readdirSync('/sys/fs/cgroup')) if (existsSync(path.join('/sys/fs/cgroup', c, opts.cgroupRoot, id))) out.push(`cgroup ${c}`);
@@ -87,4 +87,13 @@ export function containerBed(
       return id;
     },
   };
+}
+
+/** a dangling link too (existsSync follows it) */
+function isLink(file: string): boolean {
+  try {
+    return lstatSync(file).isSymbolicLink();
+  } catch {
+    return false;
+  }
 }

@@ -3,8 +3,9 @@
  * dns-control, it serves until a reload finds no network left. SIGHUP reloads the config
  * directory; SIGTERM stops it. stderr (a log file) only hears of real problems.
  */
+import { publishPid, publishState, withdraw } from '../../daemon/daemon-state.js';
 import { DnsServer } from './dns-server.js';
-import { publishPid, publishState, withdraw } from './dns-state.js';
+import type { DnsServerState } from './dns-server-state.js';
 
 const [configDir, pidFile] = process.argv.slice(2);
 if (!configDir || !pidFile) {
@@ -30,7 +31,8 @@ async function load(): Promise<void> {
   if (stopping) return;
   if (r.idle) return stop();
   for (const e of r.errors) log(e);
-  publishState(pidFile!, { pid: process.pid, loadedAt: r.startedAt.toString(), networks: r.networks, errors: r.errors });
+  const state: DnsServerState = { pid: process.pid, loadedAt: r.startedAt.toString(), networks: r.networks, errors: r.errors };
+  publishState(pidFile!, state);
 }
 
 function fatal(e: unknown): never {

@@ -1,19 +1,18 @@
 /**
- * What the DNS server process publishes for the network manager: its pid file, and next to
- * it a state file rewritten after every load. A caller that changed the config directory
- * knows the server has seen the change once a state's `loadedAt` is not before the moment
- * it finished writing: loadedAt is taken before the server reads the directory, on
- * CLOCK_MONOTONIC, which every process of the host shares.
+ * What a background process of ours (the DNS server, a project's supervisor) publishes for
+ * the commands that start it: its pid file, and next to it a state file rewritten after
+ * every load. A caller that changed what the daemon reads knows the daemon has seen the
+ * change once a state's `loadedAt` is not before the moment it finished writing: loadedAt
+ * is taken before the daemon reads anything, on CLOCK_MONOTONIC, which every process of
+ * the host shares.
  */
 import { readFileSync, rmSync } from 'node:fs';
-import { writeFileAtomic } from '../../runtime/atomic-file.js';
+import { writeFileAtomic } from '../runtime/atomic-file.js';
 
-export interface DnsServerState {
+export interface DaemonState {
   pid: number;
-  /** process.hrtime.bigint() before the load read the directory, in decimal */
+  /** process.hrtime.bigint() before the load read anything, in decimal */
   loadedAt: string;
-  networks: string[];
-  errors: string[];
 }
 
 export function stateFile(pidFile: string): string {
@@ -24,7 +23,7 @@ export function publishPid(pidFile: string, pid: number): void {
   writeFileAtomic(pidFile, `${pid}\n`, { durable: false, mode: 0o644 });
 }
 
-export function publishState(pidFile: string, state: DnsServerState): void {
+export function publishState(pidFile: string, state: DaemonState): void {
   writeFileAtomic(stateFile(pidFile), `${JSON.stringify(state)}\n`, { durable: false, mode: 0o644 });
 }
 
@@ -33,9 +32,9 @@ export function readPid(pidFile: string): number | undefined {
   return Number.isInteger(pid) && pid > 0 ? pid : undefined;
 }
 
-export function readState(pidFile: string): DnsServerState | undefined {
+export function readState<S extends DaemonState>(pidFile: string): S | undefined {
   try {
-    const s = JSON.parse(readOrEmpty(stateFile(pidFile))) as DnsServerState;
+    const s = JSON.parse(readOrEmpty(stateFile(pidFile))) as S;
     return typeof s.pid === 'number' && typeof s.loadedAt === 'string' ? s : undefined;
   } catch {
     return undefined;
