@@ -250,6 +250,42 @@ services:
     assert.deepEqual(leftovers('upatt', ['upatt_default']), []);
   });
 
+  test('service_healthy waits for the healthcheck; up --wait returns once everything is healthy; a crash is restarted', async () => {
+    const p = project('uphealth', `
+name: uphealth
+services:
+  db:
+    image: busybox:local
+    init: true
+    command: ["sh", "-c", "sleep 1; touch /ready; exec sleep 600"]
+    healthcheck:
+      test: ["CMD", "test", "-f", "/ready"]
+      interval: 200ms
+      retries: 30
+  app:
+    image: busybox:local
+    init: true
+    command: ["sh", "-c", "echo app started; exec sleep 600"]
+    depends_on:
+      db:
+        condition: service_healthy
+  flaky:
+    image: busybox:local
+    restart: on-failure:2
+    command: ["sh", "-c", "echo run; exit 1"]
+`);
+    const up = stack(p, 'up', '--wait', '--wait-timeout', '30', '--progress', 'plain');
+    assert.equal(up.code, 1, 'flaky exits, so --wait fails');
+    assert.match(up.stderr, /Service app {2}Waiting .*\(db healthy\)/);
+    const rows = ps(p);
+    assert.equal(rows.find((r) => r.Service === 'app')!.State, 'running');
+    assert.equal(rows.find((r) => r.Service === 'db')!.State, 'running');
+    // the supervisor applies on-failure:2: three runs in all
+    await waitFor(() => readLog('uphealth-flaky-1').split('\n').filter((l) => l === 'run').length === 3, 15_000);
+    assert.equal(stack(p, 'down', '-t', '1').code, 0);
+    assert.deepEqual(leftovers('uphealth', ['uphealth_default']), []);
+  });
+
   test('--scale runs replicas, all answering to the service name', () => {
     const p = project('upscale', 'name: upscale\nservices:\n  w:\n    image: busybox:local\n    init: true\n    command: ["sleep", "600"]\n  probe:\n    image: busybox:local\n    init: true\n    command: ["sh", "-c", "sleep 0.5; nslookup w; exec sleep 600"]\n    depends_on: [w]\n');
     const up = stack(p, 'up', '-d', '--scale', 'w=3');

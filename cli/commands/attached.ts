@@ -88,7 +88,7 @@ export async function attachToProject(reconciler: Reconciler, project: Project, 
 /** `up --wait`: every container running, and healthy where it has a healthcheck. */
 export async function waitForProject(reconciler: Reconciler, ids: readonly string[], timeoutMs: number | undefined, ctx: CommandContext): Promise<number> {
   const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
-  const health = reconciler.options.health;
+  const health = reconciler.health;
   for (;;) {
     let pending = 0;
     for (const id of ids) {
@@ -97,7 +97,7 @@ export async function waitForProject(reconciler: Reconciler, ids: readonly strin
         ctx.stderr(`error: container ${id} exited with code ${exit.code}\n`);
         return 1;
       }
-      const h = health?.status(id);
+      const h = health.status(id);
       if (h === 'unhealthy') {
         ctx.stderr(`error: container ${id} is unhealthy\n`);
         return 1;

@@ -25,6 +25,8 @@ import { ContainerFactory } from '../runtime/container-factory.js';
 import type { ContainerRecord } from '../runtime/containers.js';
 import type { RuntimeChoice } from '../runtime/oci-runtime.js';
 import type { EnginePaths } from '../runtime/paths.js';
+import { readHealth } from '../supervisor/health.js';
+import { ensureSupervisor, supervisorPid } from '../supervisor/supervisor-control.js';
 import { LABELS, observe, projectRecords } from './project-containers.js';
 import { networkKeys, ServiceContainers } from './service-containers.js';
 
@@ -98,7 +100,11 @@ export class Reconciler {
   ) {
     this.services = new ServiceContainers(new ContainerFactory(paths), options.networks ?? new NetworkManager(paths));
     this.images = ImageStore.open(paths);
+    this.health = options.health ?? { status: (id) => readHealth(paths, id)?.status };
   }
+
+  /** the supervisor's health files, unless the caller gave another source */
+  readonly health: HealthSource;
 
   get containers() {
     return this.services.factory.containers;
@@ -129,7 +135,11 @@ export class Reconciler {
       const nameOf = (service: string, n: number) => ContainerFactory.containerName(project.name, project.services[service]!, n);
       const lines = describePlan(p, nameOf);
       if (opts.dryRun) return { plan: p, lines, containers: [] };
-      await new Execution(this, project, graph, selected, images, p, opts, onEvent).run();
+      try {
+        await new Execution(this, project, graph, selected, images, p, opts, onEvent).run();
+      } finally {
+        if (projectRecords(this.containers, project.name).some(supervised)) await this.superviseProject(project.name);
+      }
       const containers = projectRecords(this.containers, project.name)
         .filter((r) => selected.has(r.labels[LABELS.service] ?? '') && r.labels[LABELS.oneoff] !== 'True')
         .map((r) => r.id)
@@ -209,8 +219,23 @@ export class Reconciler {
         }
       }
       this.services.factory.cgroups.removeProject(name);
+      // with the containers gone, a running supervisor finds nothing to watch and exits
+      if (supervisorPid(this.paths, name) !== undefined) await ensureSupervisor(this.paths, name).catch((e: Error) => errors.push(`supervisor: ${e.message}`));
       if (errors.length > 0) throw new StackError(`down did not remove everything: ${errors.join('; ')}`, { kind: 'system' });
     });
+  }
+
+  private supervising = new Map<string, Promise<void>>();
+
+  /**
+   * Has the project's supervisor (re)scan its containers: restart policies and healthchecks
+   * of what runs now. Calls made while one is under way share the next round.
+   */
+  superviseProject(project: string): Promise<void> {
+    const current = this.supervising.get(project);
+    const next = (current ?? Promise.resolve()).catch(() => undefined).then(() => ensureSupervisor(this.paths, project));
+    this.supervising.set(project, next);
+    return next;
   }
 
   /** Stops the project's containers (of `services`, or all), dependents first; they stay for `start`. */
@@ -241,6 +266,11 @@ export class Reconciler {
       await Promise.all(stage.flatMap((service) => (byService.get(service) ?? []).map((id) => queue.add(() => fn(service, id)))));
     }
   }
+}
+
+/** a container the supervisor has work for: a restart policy or a healthcheck */
+function supervised(rec: ContainerRecord): boolean {
+  return rec.healthcheck !== undefined || (rec.restart !== undefined && rec.restart !== 'no');
 }
 
 /** compose's order: --scale, then deploy.replicas, then scale, then 1 */
@@ -323,6 +353,10 @@ class Execution {
     this.checkAborted();
     const actions = this.p.services.get(name) ?? [];
     await Promise.all(actions.map((a) => this.queue.add(() => this.apply(name, a))));
+    // a dependent waiting for this service to be healthy needs the healthchecks running now
+    if (!this.opts.noStart && this.containersOf(name).some((id) => supervised(this.r.containers.record(id)))) {
+      await this.r.superviseProject(this.project.name);
+    }
   }
 
   private async waitFor(edge: Edge): Promise<void> {
@@ -338,7 +372,7 @@ class Execution {
       for (;;) {
         this.checkAborted();
         if (edge.condition === 'service_healthy') {
-          const health = this.r.options.health?.status(id);
+          const health = this.r.health.status(id);
           if (health === undefined) {
             throw new StackError(`service "${edge.from}" depends on "${edge.to}" being healthy, but ${edge.to} has no healthcheck`, {
               path: `services.${edge.from}.depends_on.${edge.to}`,
