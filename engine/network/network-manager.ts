@@ -19,7 +19,7 @@ import { DnsPublisher } from './dns-publisher.js';
 import type { Firewall, FirewallNetwork } from './firewall/firewall.js';
 import { NftFirewall } from './firewall/nft-firewall.js';
 import { allocateAddress, allocateSubnet, contains, formatCidr, formatIpv4, overlaps, parseCidr, parseIpv4, planSubnet, type Cidr, type SubnetPlan } from './ipam.js';
-import { BRIDGE_PREFIX, bridgeName, hostVethName, netnsPath } from './link-names.js';
+import { bridgeName, hostVethName, netnsPath } from './link-names.js';
 import { specHash, type NetworkSpec } from './network-spec.js';
 import { NetworkStore, type Endpoint, type NetworkRecord } from './network-store.js';
 import { resolvePorts, toMappings, type HostBinding } from './published-ports.js';
@@ -129,7 +129,7 @@ export class NetworkManager {
     }
     const taken: Array<{ cidr: Cidr; what: string }> = [
       ...others.map((o) => ({ cidr: parseCidr(o.subnet)!, what: `network ${o.name}` })),
-      ...hostRoutes(nl).map((r) => ({ cidr: r, what: `a route of this host (${formatCidr(r)})` })),
+      ...hostRoutes(nl, new Set(others.map((o) => o.bridge))).map((r) => ({ cidr: r, what: `a route of this host (${formatCidr(r)})` })),
     ];
     let subnet: Cidr;
     if (spec.subnet !== undefined) {
@@ -382,9 +382,13 @@ function firewallNetwork(rec: NetworkRecord): FirewallNetwork {
   return { name: rec.name, bridge: rec.bridge, subnet: rec.subnet, internal: rec.internal };
 }
 
-/** The host's routes other than default ones and our own bridges': subnets a network must not overlap. */
-function hostRoutes(nl: Rtnetlink): Cidr[] {
-  const ours = new Set(nl.links().filter((l) => l.name.startsWith(BRIDGE_PREFIX)).map((l) => l.index));
+/**
+ * The host's routes other than default ones and those of this store's bridges (their
+ * networks count already): subnets a network must not overlap. Bridges of another state
+ * directory (another STACK_ROOT on the host) are the host's like any other interface.
+ */
+function hostRoutes(nl: Rtnetlink, ownBridges: ReadonlySet<string>): Cidr[] {
+  const ours = new Set(nl.links().filter((l) => ownBridges.has(l.name)).map((l) => l.index));
   return nl
     .routes(4)
     .filter((r) => r.dst !== undefined && r.dstLen > 0 && r.dstLen <= 32 && !(r.oif !== undefined && ours.has(r.oif)))
