@@ -3,12 +3,13 @@
  * does, tagging each image with the service's `image:` or `<project>-<service>`.
  */
 import path from 'node:path';
-import { Builder } from '../../engine/image/build/builder.js';
+import { Builder, type BuildResult } from '../../engine/image/build/builder.js';
 import { ImageStore } from '../../engine/image/store/image-store.js';
-import { loadProject } from '../../engine/index.js';
+import { loadProject, type Project } from '../../engine/index.js';
 import type { Service } from '../../engine/model/types.js';
 import type { Command, CommandContext, OptionValues } from '../command.js';
 import { plainBuildProgress } from '../render/build-progress.js';
+import { imageName } from '../service-image.js';
 import { loadOptionsFrom } from './config.js';
 import { keyValues } from '../options.js';
 
@@ -33,18 +34,10 @@ export const buildCommand: Command = {
     const builder = new Builder(ImageStore.open());
     const cliArgs = keyValues((options['build-arg'] as string[] | undefined) ?? [], '--build-arg');
     for (const service of toBuild) {
-      const b = service.build!;
-      const result = await builder.build({
-        context: b.context,
-        dockerfile: b.dockerfile !== undefined ? path.resolve(b.context, b.dockerfile) : undefined,
-        dockerfileInline: b.dockerfile_inline,
-        target: b.target,
-        buildArgs: { ...b.args, ...cliArgs },
-        tags: [imageName(project.name, service), ...(b.tags ?? [])],
-        labels: b.labels,
-        noCache: options['no-cache'] === true || b.no_cache === true,
-        network: b.network === 'none' ? 'none' : 'host',
-        onEvent: options.quiet ? undefined : plainBuildProgress(ctx.stdout, `${service.name} `),
+      const result = await buildServiceImage(builder, project, service, {
+        buildArgs: cliArgs,
+        noCache: options['no-cache'] === true,
+        progress: options.quiet ? undefined : ctx.stdout,
       });
       if (!options.quiet) {
         ctx.stdout(`${service.name} built ${result.image.id.slice(7, 19)} as ${imageName(project.name, service)} (${result.cached}/${result.steps} steps cached)\n`);
@@ -54,7 +47,24 @@ export const buildCommand: Command = {
   },
 };
 
-/** The image a service runs: its `image:`, or what compose names a built one. */
-export function imageName(project: string, service: Service): string {
-  return service.image ?? `${project}-${service.name}`;
+/** Builds the service's image from its `build:` section, named as the service runs it; `progress` gets plain lines. */
+export function buildServiceImage(
+  builder: Builder,
+  project: Project,
+  service: Service,
+  opts: { buildArgs?: Record<string, string | undefined>; noCache?: boolean; progress?: ((text: string) => void) | undefined },
+): Promise<BuildResult> {
+  const b = service.build!;
+  return builder.build({
+    context: b.context,
+    dockerfile: b.dockerfile !== undefined ? path.resolve(b.context, b.dockerfile) : undefined,
+    dockerfileInline: b.dockerfile_inline,
+    target: b.target,
+    buildArgs: { ...b.args, ...opts.buildArgs },
+    tags: [imageName(project.name, service), ...(b.tags ?? [])],
+    labels: b.labels,
+    noCache: opts.noCache === true || b.no_cache === true,
+    network: b.network === 'none' ? 'none' : 'host',
+    onEvent: opts.progress ? plainBuildProgress(opts.progress, `${service.name} `) : undefined,
+  });
 }
