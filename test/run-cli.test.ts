@@ -220,7 +220,14 @@ describe('stack run', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, 'built tool\n');
     assert.match(r.stderr, /tool \[stage-0 1\/2\] FROM base:1/);
-    assert.ok(ImageStore.open(paths).find(`${PROJECT}-tool`));
+    const id = ImageStore.open(paths).resolve(`${PROJECT}-tool`).id;
+    // present now: used as it is, unless --build asks for a build (all cached here)
+    const again = stack(['run', '--rm', 'tool']);
+    assert.equal(again.stdout, 'built tool\n');
+    assert.equal(again.stderr, '');
+    const rebuilt = stack(['run', '--rm', '--build', 'tool']);
+    assert.match(rebuilt.stderr, /\(cached\)/);
+    assert.equal(ImageStore.open(paths).resolve(`${PROJECT}-tool`).id, id);
   });
 
   test('on the service\'s network: other services by name; the one-off by its own name only', async () => {
@@ -231,17 +238,25 @@ describe('stack run', () => {
     assert.equal(r.stdout, 'reached\n');
     assert.doesNotMatch(r.stderr, /warning/, 'db runs: no warning');
 
-    const detached = stack(['run', '-d', 'svc', 'sleep', '60']);
+    const detached = stack(['run', '-d', '-l', 'team=infra', 'svc', 'sleep', '60']);
     assert.equal(detached.code, 0, detached.stderr);
     const name = detached.stdout.trim();
     assert.match(name, new RegExp(`^${PROJECT}-svc-run-[0-9a-f]{12}$`));
     const rec = services.factory.containers.record(name);
+    assert.equal(rec.labels.team, 'infra');
     assert.equal(rec.labels['com.docker.compose.oneoff'], 'True');
     assert.match(rec.labels['com.docker.compose.slug']!, new RegExp(`^${name.slice(-12)}[0-9a-f]{52}$`));
     assert.equal(rec.labels['com.docker.compose.container-number'], undefined);
     assert.equal(await services.factory.containers.status(name), 'running');
     const byName = await services.factory.containers.exec(db.record.id, { args: ['sh', '-c', `nslookup ${name} >/dev/null && echo found; nslookup svc >/dev/null || echo not-svc`] });
     assert.equal(byName.stdout, 'found\nnot-svc');
+
+    // a name in use is refused before anything is touched: the running one keeps its network
+    const clash = stack(['run', '--rm', '--name', name, 'svc', 'true']);
+    assert.equal(clash.code, 1);
+    assert.match(clash.stderr, new RegExp(`error: container ${name} already exists`));
+    const still = await services.factory.containers.exec(db.record.id, { args: ['sh', '-c', `ping -c 1 -W 3 ${name} >/dev/null && echo reached`] });
+    assert.equal(still.stdout, 'reached');
     await services.remove(name, { volumes: true });
   });
 
