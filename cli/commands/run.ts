@@ -11,9 +11,9 @@ import { ImageStore, type StoredImage } from '../../engine/image/store/image-sto
 import { loadProject, type Port, type Project, type Service } from '../../engine/index.js';
 import { parsePortSpec } from '../../engine/model/short-syntax.js';
 import { NetworkManager } from '../../engine/network/network-manager.js';
-import { newSlug, oneOff, oneOffName, oneOffService, ONEOFF_LABEL } from '../../engine/reconcile/one-off.js';
+import { newSlug, oneOff, oneOffName, oneOffService, ONEOFF_LABEL, type OneOffOptions } from '../../engine/reconcile/one-off.js';
 import { ServiceContainers } from '../../engine/reconcile/service-containers.js';
-import { ContainerFactory } from '../../engine/runtime/container-factory.js';
+import { ContainerFactory, type ImageRef } from '../../engine/runtime/container-factory.js';
 import type { Containers } from '../../engine/runtime/containers.js';
 import { CountingWritable, outputTail } from '../../engine/runtime/output-tail.js';
 import { containerDirs, enginePaths, type EnginePaths } from '../../engine/runtime/paths.js';
@@ -70,7 +70,7 @@ export const runCommand: Command = {
     if (options['no-deps'] !== true) {
       for (const dep of Object.keys(service.depends_on)) {
         if (!(await hasRunningContainer(factory.containers, project.name, dep))) {
-          ctx.stderr(`warning: ${serviceName} depends on ${dep}, which has no running container: start it first (stack does not yet), or pass --no-deps\n`);
+          ctx.stderr(`warning: ${serviceName} depends on ${dep}, which has no running container (stack run does not start dependencies yet; --no-deps silences this)\n`);
         }
       }
     }
@@ -83,7 +83,7 @@ export const runCommand: Command = {
       const made = await services.create({
         project,
         service: oneOffService(project, service, { ...request.overrides, ...(command.length > 0 && { command }) }),
-        image: image.ref,
+        image,
         number: 1,
         // stdin ends with ours when attached; detached, it stays open, as compose's
         oneOff: oneOff(name, slug, { stdin: attached ? 'once' : 'open', useAliases: options['use-aliases'] === true }),
@@ -110,7 +110,7 @@ export const runCommand: Command = {
 
 interface RunRequest {
   name: string | undefined;
-  overrides: Omit<Parameters<typeof oneOffService>[2], 'command'>;
+  overrides: Omit<OneOffOptions, 'command'>;
 }
 
 /** Everything the options ask for, checked before anything is loaded or made. */
@@ -163,6 +163,7 @@ function parseRequest(options: OptionValues): RunRequest {
       capAdd: list('cap-add'),
       capDrop: list('cap-drop'),
       ports: options['service-ports'] === true ? 'service' : ports,
+      // compose's -i is on unless turned off, which no option here does: -d leaves stdin unattached
       interactive: true,
     },
   };
@@ -172,7 +173,7 @@ function parseRequest(options: OptionValues): RunRequest {
  * The service's image from the local store; built first when it is missing or with
  * `--build`, for a service that has a build section, as compose does.
  */
-async function serviceImage(ctx: CommandContext, project: Project, service: Service, store: ImageStore, options: OptionValues) {
+async function serviceImage(ctx: CommandContext, project: Project, service: Service, store: ImageStore, options: OptionValues): Promise<ImageRef> {
   const ref = imageName(project.name, service);
   let img: StoredImage | undefined = options.build === true && service.build ? undefined : store.find(ref);
   if (!img) {
@@ -187,7 +188,7 @@ async function serviceImage(ctx: CommandContext, project: Project, service: Serv
     const built = await buildServiceImage(new Builder(store), project, service, { progress: options['quiet-build'] === true ? undefined : ctx.stderr });
     img = built.image;
   }
-  return { ref: store.runtimeImage(img) };
+  return store.runtimeImage(img);
 }
 
 /**
