@@ -1,8 +1,10 @@
 // Start-to-exit of a trivial container (`true` in a busybox rootfs), N times each:
-// through the engine's API (overlay rootfs, cgroups, /etc files, spec, conmon, runtime)
-// and raw `crun run` / `runc run` of a prepared bundle, plus `docker run --rm` and
-// `podman run --rm` when they work here, in the same invocation. Run as root after
-// `npm run build`. Usage: node bench/runtime.mjs [N=50]
+// through the engine's API (overlay rootfs, cgroups, /etc files, spec, conmon, runtime),
+// raw `crun run` / `runc run` of a prepared bundle, the CLI's `stack run --rm` on a
+// one-service project (a whole process each time: node, loading the project, the image
+// store, attach, removal), plus `docker run --rm` and `podman run --rm` when they work
+// here, in the same invocation. Run as root after `npm run build`.
+// Usage: node bench/runtime.mjs [N=50]
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +17,9 @@ const { minimalSpec } = await import(path.join(root, 'dist/test/support/minimal-
 const { prepareHostForCrun } = await import(path.join(root, 'dist/test/support/host.js'));
 const { ContainerFactory } = await import(path.join(root, 'dist/engine/runtime/container-factory.js'));
 const { loadProject } = await import(path.join(root, 'dist/engine/index.js'));
+const { NetworkManager } = await import(path.join(root, 'dist/engine/network/network-manager.js'));
+const { createCgroupManager } = await import(path.join(root, 'dist/engine/cgroups/cgroup-manager.js'));
+const STACK = path.join(root, 'dist/cli/stack.js');
 
 const N = Number(process.argv[2] ?? 50);
 const base = mkdtempSync(path.join(tmpdir(), 'stack-bench-rt-'));
@@ -62,6 +67,24 @@ try {
   // the peers run the same rootfs, imported into their own stores (no registry here)
   const tar = path.join(base, 'rootfs.tar');
   execFileSync('tar', ['-C', rootfs, '-cf', tar, '.']);
+
+  // the CLI, as a user runs it: a store of its own, the image imported, a one-service project
+  // whose service has no network, as the peers run with --network none; then on the
+  // project's network (a veth, a sandbox and DNS names made and removed each time)
+  const cliEnv = { ...process.env, STACK_ROOT: path.join(base, 'cli-state'), STACK_RUN: path.join(base, 'cli-run') };
+  const cliProject = path.join(base, 'cli');
+  mkdirSync(cliProject);
+  writeFileSync(path.join(cliProject, 'compose.yaml'), 'name: stackbench\nservices:\n  t:\n    image: stack-bench-busybox\n    network_mode: none\n    command: ["true"]\n  net:\n    image: stack-bench-busybox\n    command: ["true"]\n');
+  execFileSync(process.execPath, [STACK, 'image', 'import', tar, 'stack-bench-busybox'], { env: cliEnv, stdio: 'ignore' });
+  const stackRun = (service) => () => void execFileSync(process.execPath, [STACK, 'run', '--rm', service], { cwd: cliProject, env: cliEnv, stdio: 'ignore' });
+  try {
+    await time('stack run --rm', stackRun('t'));
+    await time('stack run --rm (project network)', stackRun('net'));
+  } finally {
+    const cliPaths = { stateDir: cliEnv.STACK_ROOT, runDir: cliEnv.STACK_RUN };
+    await new NetworkManager(cliPaths).remove('stackbench_default', { force: true });
+    createCgroupManager().removeProject('stackbench');
+  }
   for (const [label, cmd, args] of [
     ['docker run --rm', 'docker', ['run', '--rm', '--network', 'none', 'stack-bench-busybox', 'true']],
     ['podman run --rm', 'podman', ['run', '--rm', '--network', 'none', 'stack-bench-busybox', 'true']],
@@ -78,7 +101,9 @@ try {
     console.log(`engine overhead over raw ${rt}: ${(get(`engine API under ${rt}`) / get(`${rt} run (raw)`)).toFixed(2)}x (goal <= 2x)`);
   }
   for (const peer of ['docker run --rm', 'podman run --rm']) {
-    if (get(peer)) console.log(`${peer} / engine API under crun: ${(get(peer) / get('engine API under crun')).toFixed(2)}x`);
+    if (!get(peer)) continue;
+    console.log(`${peer} / engine API under crun: ${(get(peer) / get('engine API under crun')).toFixed(2)}x`);
+    console.log(`${peer} / stack run --rm: ${(get(peer) / get('stack run --rm')).toFixed(2)}x (goal >= ${peer.startsWith('docker') ? 3 : 2}x)`);
   }
 } finally {
   // the raw runs leave their cgroup parent behind

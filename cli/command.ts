@@ -30,6 +30,8 @@ export interface Command {
   summary: string;
   usage: string;
   options: readonly OptionSpec[];
+  /** false: options end at the first positional, the rest is a command line to pass on (`stack run`) */
+  interspersed?: boolean;
   run(ctx: CommandContext, options: OptionValues, positionals: string[]): Promise<number>;
 }
 
@@ -42,3 +44,12 @@ export const GLOBAL_OPTIONS: readonly OptionSpec[] = [
   { name: 'debug', type: 'boolean', description: 'show internal details (stack traces) on errors' },
   { name: 'help', short: 'h', type: 'boolean', description: 'show help' },
 ];
+
+/**
+ * The options a command parses: its own, then the global ones; a global short flag the
+ * command uses for itself is left to the command (`stack run -p` publishes, as compose's).
+ */
+export function commandOptions(command: Pick<Command, 'options'>): OptionSpec[] {
+  const taken = new Set(command.options.map((o) => o.short).filter((s) => s !== undefined));
+  return [...command.options, ...GLOBAL_OPTIONS.map(({ short, ...o }) => (short !== undefined && !taken.has(short) ? { ...o, short } : o))];
+}

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { isUserError, StackError } from '../engine/errors.js';
 import { parseOptions, splitCommand } from './args.js';
-import { GLOBAL_OPTIONS, type Command, type CommandContext } from './command.js';
+import { commandOptions, GLOBAL_OPTIONS, type Command, type CommandContext } from './command.js';
 import { commandHelp, mainHelp } from './help.js';
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
@@ -37,6 +37,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: "List the project's containers",
     load: async () => (await import('./commands/ps.js')).psCommand,
   },
+  run: {
+    summary: 'Run a one-off command in a new container of a service',
+    load: async () => (await import('./commands/run.js')).runCommand,
+  },
 };
 
 export async function main(argv: readonly string[], ctxBase: Omit<CommandContext, 'global'>): Promise<number> {
@@ -61,7 +65,7 @@ export async function main(argv: readonly string[], ctxBase: Omit<CommandContext
       throw new StackError(`unknown command "${split.command}"`, { hint: `commands: ${Object.keys(COMMANDS).join(', ')}; run \`stack --help\`` });
     }
     const command = await entry.load();
-    const parsed = parseOptions(split.rest, [...command.options, ...GLOBAL_OPTIONS], command.name);
+    const parsed = parseOptions(split.rest, commandOptions(command), command.name, { interspersed: command.interspersed !== false });
     const { values } = parsed;
     debug ||= values.debug === true;
     if (values.help || global.values.help) {

@@ -4,6 +4,7 @@ import { dump } from 'js-yaml';
 import { StackError } from '../../engine/errors.js';
 import { loadProject, toComposeDocument, type LoadOptions } from '../../engine/index.js';
 import type { Command, CommandContext, OptionValues } from '../command.js';
+import { serviceImageName } from '../../engine/image/service-image.js';
 
 export function loadOptionsFrom(ctx: CommandContext, extra: Partial<LoadOptions> = {}): LoadOptions {
   const g = ctx.global;
@@ -66,7 +67,7 @@ export const configCommand: Command = {
     if (options.images) {
       const names = Object.keys(project.services).sort();
       // a service built without an image name gets compose's default, <project>-<service>
-      return lines(names.map((n) => project.services[n]!.image ?? `${project.name}-${n}`));
+      return lines(names.map((n) => serviceImageName(project.name, project.services[n]!)));
     }
     const doc = toComposeDocument(project);
     const text =

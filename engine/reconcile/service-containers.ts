@@ -10,7 +10,7 @@ import type { Project, Service } from '../model/types.js';
 import { networkSpec } from '../network/network-spec.js';
 import type { Attachment, EndpointRequest, NetworkManager } from '../network/network-manager.js';
 import type { HostBinding } from '../network/published-ports.js';
-import { ContainerFactory, type ImageRef } from '../runtime/container-factory.js';
+import { ContainerFactory, type ImageRef, type OneOff } from '../runtime/container-factory.js';
 import type { ContainerRecord } from '../runtime/containers.js';
 import type { RuntimeChoice } from '../runtime/oci-runtime.js';
 
@@ -22,6 +22,8 @@ export interface ServiceContainerSpec {
   runtime?: RuntimeChoice;
   /** compose's bookkeeping labels (config hash, one-off, working dir, ...) */
   labels?: Record<string, string>;
+  /** a one-off container (`stack run`) instead of the service's container `number` */
+  oneOff?: OneOff;
 }
 
 export interface NetworkedContainer {
@@ -44,7 +46,9 @@ export class ServiceContainers {
 
   async create(spec: ServiceContainerSpec): Promise<NetworkedContainer> {
     const { project, service } = spec;
-    const id = ContainerFactory.containerName(project.name, service, spec.number);
+    const id = spec.oneOff?.name ?? ContainerFactory.containerName(project.name, service, spec.number);
+    // before anything is made: the rollback below would take the other container's sandbox and veths
+    if (this.exists(id)) throw new StackError(`container ${id} already exists`, { kind: 'conflict', hint: 'remove it first, or choose another name' });
     const keys = networkKeys(service);
     const primary = keys[0] ? networkSpec(project, keys[0]).name : undefined;
     if (service.ports.length > 0) {
@@ -66,7 +70,7 @@ export class ServiceContainers {
     let attachments: Attachment[] = [];
     let created = false;
     try {
-      attachments = await this.networks.attach(id, sandbox, endpointRequests(project, service, id, keys));
+      attachments = await this.networks.attach(id, sandbox, endpointRequests(project, service, id, keys, spec.oneOff === undefined || spec.oneOff.useAliases === true));
       const made = await this.factory.create({
         ...spec,
         network: { kind: 'netns', path: sandbox },
@@ -78,17 +82,20 @@ export class ServiceContainers {
       const ports = await this.networks.publish(id, service.name, service.ports, attachments[0]!.network, attachments[0]!.ipv4);
       return { record: made.record, attachments, ports, warnings: made.warnings };
     } catch (e) {
-      if (created) await this.factory.containers.remove(id, { force: true }).catch(() => undefined);
+      if (created) await this.factory.remove(id, { volumes: true }).catch(() => undefined);
       await this.networks.detach(id).catch(() => undefined);
       this.networks.removeSandbox(id);
       throw e;
     }
   }
 
-  /** Removes the container, takes it off its networks and drops its sandbox; every step runs. */
-  async remove(id: string): Promise<void> {
+  /**
+   * Removes the container, takes it off its networks and drops its sandbox; every step runs.
+   * `volumes`: its anonymous volumes too (`run --rm`, `down -v`).
+   */
+  async remove(id: string, opts: { volumes?: boolean } = {}): Promise<void> {
     const errors: unknown[] = [];
-    await this.factory.containers.remove(id, { force: true }).catch((e: unknown) => errors.push(e));
+    await this.factory.remove(id, opts).catch((e: unknown) => errors.push(e));
     await this.networks.detach(id).catch((e: unknown) => errors.push(e));
     try {
       this.networks.removeSandbox(id);
@@ -96,6 +103,15 @@ export class ServiceContainers {
       errors.push(e);
     }
     if (errors.length > 0) throw errors[0];
+  }
+
+  private exists(id: string): boolean {
+    try {
+      this.factory.containers.record(id);
+      return true;
+    } catch {
+      return false;
+    }
   }
 }
 
@@ -113,14 +129,15 @@ export function networkKeys(service: Service): string[] {
     .map((e) => e.key);
 }
 
-function endpointRequests(project: Project, service: Service, container: string, keys: readonly string[]): EndpointRequest[] {
+/** `serviceNames`: the service's name and aliases resolve to the container too, as for every container but one-offs. */
+function endpointRequests(project: Project, service: Service, container: string, keys: readonly string[], serviceNames: boolean): EndpointRequest[] {
   return keys.map((key, i) => {
     const cfg = service.networks?.[key] ?? null;
     // the service-level mac_address is the primary interface's, as in compose
     const mac = cfg?.mac_address ?? (i === 0 ? service.mac_address : undefined);
     return {
       network: networkSpec(project, key).name,
-      names: [service.name, container, ...(cfg?.aliases ?? [])],
+      names: serviceNames ? [service.name, container, ...(cfg?.aliases ?? [])] : [container],
       ...(cfg?.ipv4_address !== undefined && { ipv4Address: cfg.ipv4_address }),
       ...(mac !== undefined && { macAddress: mac }),
       ...(service.dns && { dnsUpstreams: service.dns }),

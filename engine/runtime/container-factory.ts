@@ -12,6 +12,7 @@ import { limitsFromService, toLinuxResources } from '../cgroups/resources.js';
 import type { Project, Service } from '../model/types.js';
 import { prepareMounts } from '../volumes/service-mounts.js';
 import { VolumeStore } from '../volumes/volume-store.js';
+import type { StdinMode } from './conmon.js';
 import { Containers, type ContainerRecord } from './containers.js';
 import { writeEtcFiles } from './etc-files.js';
 import { chooseRuntime, type RuntimeChoice } from './oci-runtime.js';
@@ -28,6 +29,18 @@ export interface ImageRef {
   /** extracted layer directories, topmost first */
   layers: string[];
   config: ImageConfig;
+}
+
+/** What sets a one-off container (`stack run`) apart from the service's numbered ones. */
+export interface OneOff {
+  /** replaces `<project>-<service>-<number>` and `container_name` */
+  name: string;
+  /** over the service's; a one-off gets no container number label, as compose numbers none */
+  labels: Record<string, string>;
+  /** 'once' when a client attaches stdin for the container's life and its end ends the input */
+  stdin?: StdinMode;
+  /** the network DNS answers the service's name and aliases for it too, not only its own name (compose's --use-aliases) */
+  useAliases?: boolean;
 }
 
 export interface ServiceContainerRequest {
@@ -49,6 +62,7 @@ export interface ServiceContainerRequest {
   /** what `host-gateway` in extra_hosts stands for: the primary network's gateway */
   hostGateway?: string;
   runtime?: RuntimeChoice;
+  oneOff?: OneOff;
 }
 
 export interface CreatedContainer {
@@ -79,7 +93,7 @@ export class ContainerFactory {
 
   async create(req: ServiceContainerRequest): Promise<CreatedContainer> {
     const { project, service } = req;
-    const name = ContainerFactory.containerName(project.name, service, req.number);
+    const name = req.oneOff?.name ?? ContainerFactory.containerName(project.name, service, req.number);
     const id = name;
     const runtime = req.runtime ?? chooseRuntime(service.runtime, this.cgroups.layout);
     const warnings: string[] = runtime.notice ? [runtime.notice] : [];
@@ -97,6 +111,7 @@ export class ContainerFactory {
     const hostname = service.hostname ?? (network.kind === 'host' ? osHostname() : id.slice(0, 63));
     const restart = formatRestartPolicy(servicePolicy(service));
     const healthcheck = resolveHealthcheck(service, req.image.config, (w) => warnings.push(w));
+    const stdin: StdinMode | undefined = req.oneOff?.stdin ?? (service.stdin_open ? 'open' : undefined);
 
     if (!this.ensured.has(project.name)) {
       this.cgroups.ensureProject(project.name);
@@ -124,14 +139,15 @@ export class ContainerFactory {
         labels: {
           'com.docker.compose.project': project.name,
           'com.docker.compose.service': service.name,
-          'com.docker.compose.container-number': String(req.number),
+          ...(!req.oneOff && { 'com.docker.compose.container-number': String(req.number) }),
           ...service.labels,
           ...req.labels,
+          ...req.oneOff?.labels,
         },
         stopSignal: service.stop_signal ?? req.image.config.StopSignal ?? 'SIGTERM',
         stopGracePeriod: service.stop_grace_period ?? 10_000,
         volumeMounts,
-        ...(service.stdin_open && { stdin: 'open' as const }),
+        ...(stdin && { stdin }),
         ...(restart !== 'no' && { restart }),
         ...(healthcheck && { healthcheck }),
         spec: (rootfs) => {
@@ -163,6 +179,38 @@ export class ContainerFactory {
       for (const v of mounts?.volumes ?? []) if (this.volumes.get(v)?.anonymous) this.volumes.remove(v);
       throw e;
     }
+  }
+
+  /**
+   * Removes the container, killing it if it runs. With `volumes`, its anonymous volumes go
+   * too, as with docker's `rm -v`, except one another container still mounts (`volumes_from`).
+   */
+  async remove(id: string, opts: { volumes?: boolean } = {}): Promise<void> {
+    let anonymous: string[] = [];
+    if (opts.volumes) {
+      try {
+        anonymous = this.anonymousVolumes(this.containers.record(id));
+      } catch {
+        // no record: nothing says which volumes it had
+      }
+    }
+    await this.containers.remove(id, { force: true });
+    if (anonymous.length === 0) return;
+    const mounted = new Set<string>();
+    for (const other of this.containers.list()) {
+      try {
+        for (const name of this.anonymousVolumes(this.containers.record(other))) mounted.add(name);
+      } catch {
+        // removed meanwhile
+      }
+    }
+    for (const name of anonymous) if (!mounted.has(name)) this.volumes.remove(name);
+  }
+
+  private anonymousVolumes(record: ContainerRecord): string[] {
+    return record.volumeMounts
+      .map((m) => (m.source !== undefined ? this.volumes.nameOf(m.source) : undefined))
+      .filter((n): n is string => n !== undefined && this.volumes.get(n)?.anonymous === true);
   }
 
   /** `network_mode`: host, none, or the namespace of another running container. */

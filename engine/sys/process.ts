@@ -1,18 +1,12 @@
-/** The one place that runs helper programs (crun, runc, conmon ...), through execa. */
+/**
+ * The one place that runs helper programs (crun, runc, conmon ...). Plain child_process:
+ * these calls sit on every container's start and exit path, and a process-running library
+ * (execa took ~110 ms to import) would cost more than the calls themselves.
+ */
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
-import type { Options } from 'execa';
 import { SysError } from './sys-error.js';
-
-/**
- * execa and its dependencies take ~130 ms to import on our VMs, more than a whole cached
- * build; commands that spawn nothing (a cached build, `stack config`) must not pay for it.
- */
-async function execa(cmd: string, args: readonly string[], opts: Options) {
-  const m = await import('execa');
-  return m.execa(cmd, args, opts);
-}
 
 export interface RunResult {
   stdout: string;
@@ -21,22 +15,35 @@ export interface RunResult {
 }
 
 /** Runs `cmd args`; a non-zero exit is a SysError carrying the program's stderr. */
-export async function run(cmd: string, args: readonly string[], opts: Options = {}): Promise<RunResult> {
-  const r = await execa(cmd, args, { reject: false, stdin: 'ignore', ...opts });
-  const stdout = String(r.stdout ?? '');
-  const stderr = String(r.stderr ?? '');
-  if (r.failed) {
-    const detail = stderr.trim().split('\n').slice(-3).join(' / ') || (r.exitCode === undefined ? String(r.message) : `exit ${r.exitCode}`);
-    throw new SysError(cmd, args, r.exitCode === undefined ? 'ENOEXEC' : `exit ${r.exitCode}`, detail);
+export async function run(cmd: string, args: readonly string[]): Promise<RunResult> {
+  const r = await runStatus(cmd, args);
+  if (r.exitCode !== 0) {
+    const detail = r.stderr.trim().split('\n').slice(-3).join(' / ') || `exit ${r.exitCode}`;
+    throw new SysError(cmd, args, `exit ${r.exitCode}`, detail);
   }
-  return { stdout, stderr, exitCode: r.exitCode ?? 0 };
+  return r;
 }
 
-/** Runs `cmd args` and reports its exit code, whatever it is; only failing to start it throws. */
-export async function runStatus(cmd: string, args: readonly string[], opts: Options = {}): Promise<RunResult> {
-  const r = await execa(cmd, args, { reject: false, stdin: 'ignore', ...opts });
-  if (r.exitCode === undefined) throw new SysError(cmd, args, 'ENOEXEC', String(r.message));
-  return { stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? ''), exitCode: r.exitCode };
+/**
+ * Runs `cmd args` (no stdin) and reports its exit code, whatever it is; output loses one
+ * final newline. Only failing to start it, or its death by a signal, throws.
+ */
+export function runStatus(cmd: string, args: readonly string[]): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, [...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    child.stderr.on('data', (d: Buffer) => err.push(d));
+    child.on('error', (e: NodeJS.ErrnoException) => reject(new SysError(cmd, args, e.code ?? 'ENOEXEC', e.message)));
+    child.on('close', (code, signal) => {
+      const text = (chunks: Buffer[]) => Buffer.concat(chunks).toString().replace(/\r?\n$/, '');
+      const stdout = text(out);
+      const stderr = text(err);
+      if (code === null) reject(new SysError(cmd, args, 'ENOEXEC', `killed by ${signal ?? 'a signal'}${stderr ? `: ${stderr.trim()}` : ''}`));
+      else resolve({ stdout, stderr, exitCode: code });
+    });
+  });
 }
 
 export interface DetachedChild {

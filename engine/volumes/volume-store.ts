@@ -31,6 +31,14 @@ export class VolumeStore {
     return path.join(this.dir(name), '_data');
   }
 
+  /** The volume whose data directory is `source` (a mount's host path), if any. */
+  nameOf(source: string): string | undefined {
+    const dir = path.dirname(source);
+    if (path.basename(source) !== '_data' || path.dirname(dir) !== this.root) return undefined;
+    const name = path.basename(dir);
+    return NAME.test(name) ? name : undefined;
+  }
+
   get(name: string): VolumeRecord | undefined {
     try {
       return JSON.parse(readFileSync(path.join(this.dir(name), 'volume.json'), 'utf8')) as VolumeRecord;

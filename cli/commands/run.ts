@@ -1,0 +1,223 @@
+/**
+ * `stack run [OPTIONS] SERVICE [COMMAND] [ARGS...]`: a one-off container of a service, as
+ * `docker compose run` makes one, on the service's networks. Attached, the container's
+ * output streams to ours as it runs, our stdin goes to it, and its exit code is ours;
+ * detached, its name is printed. There is no pseudo-terminal yet: everything is piped.
+ */
+import { constants } from 'node:os';
+import { split as shellSplit } from 'shlex';
+import { StackError } from '../../engine/errors.js';
+import { ImageStore } from '../../engine/image/store/image-store.js';
+import { loadProject, type Port, type Project, type Service } from '../../engine/index.js';
+import { parsePortSpec } from '../../engine/model/short-syntax.js';
+import { NetworkManager } from '../../engine/network/network-manager.js';
+import { newSlug, oneOff, oneOffName, oneOffService, ONEOFF_LABEL, type OneOffOptions } from '../../engine/reconcile/one-off.js';
+import { ServiceContainers } from '../../engine/reconcile/service-containers.js';
+import { ContainerFactory, type ImageRef } from '../../engine/runtime/container-factory.js';
+import type { Containers } from '../../engine/runtime/containers.js';
+import { CountingWritable, outputTail } from '../../engine/runtime/output-tail.js';
+import { containerDirs, enginePaths, type EnginePaths } from '../../engine/runtime/paths.js';
+import type { Command, CommandContext, OptionValues } from '../command.js';
+import { keyValues } from '../options.js';
+import { resolveServiceImage } from '../../engine/image/service-image.js';
+import { plainBuildProgress } from '../render/build-progress.js';
+import { SignalRelay } from '../signal-relay.js';
+import { loadOptionsFrom } from './config.js';
+
+const USAGE = 'stack run [OPTIONS] SERVICE [COMMAND] [ARGS...]';
+/** docker's rule for container names */
+const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+
+export const runCommand: Command = {
+  name: 'run',
+  summary: 'Run a one-off command in a new container of a service',
+  usage: USAGE,
+  interspersed: false,
+  options: [
+    { name: 'rm', type: 'boolean', description: 'remove the container, its network endpoints and anonymous volumes when it exits' },
+    { name: 'detach', short: 'd', type: 'boolean', description: 'start the container in the background and print its name' },
+    { name: 'name', type: 'string', value: 'NAME', description: 'the container\'s name (default: <project>-<service>-run-<id>)' },
+    { name: 'env', short: 'e', type: 'string', multiple: true, value: 'KEY[=VALUE]', description: 'set a variable; without a value, from the environment' },
+    { name: 'entrypoint', type: 'string', value: 'CMD', description: 'override the entrypoint (split as a shell would)' },
+    { name: 'workdir', short: 'w', type: 'string', value: 'DIR', description: 'the working directory inside the container' },
+    { name: 'user', short: 'u', type: 'string', value: 'USER', description: 'run as this user name or uid[:gid]' },
+    { name: 'label', short: 'l', type: 'string', multiple: true, value: 'KEY=VALUE', description: 'add or override a label' },
+    { name: 'publish', short: 'p', type: 'string', multiple: true, value: 'PORT', description: 'publish a port ([IP:][HOST:]CONTAINER[/PROTO]); the service\'s ports are not' },
+    { name: 'service-ports', short: 'P', type: 'boolean', description: 'publish the service\'s ports' },
+    { name: 'use-aliases', type: 'boolean', description: 'the service\'s name and aliases resolve to this container too' },
+    { name: 'cap-add', type: 'string', multiple: true, value: 'CAP', description: 'add a Linux capability' },
+    { name: 'cap-drop', type: 'string', multiple: true, value: 'CAP', description: 'drop a Linux capability' },
+    { name: 'no-deps', type: 'boolean', description: 'do not check the services this one depends on' },
+    { name: 'interactive', short: 'i', type: 'boolean', description: 'attach stdin (the default, as in compose)' },
+    { name: 'no-tty', short: 'T', type: 'boolean', description: 'no pseudo-terminal (the only mode so far)' },
+    { name: 'tty', short: 't', type: 'boolean', description: 'a pseudo-terminal: not supported yet' },
+    { name: 'build', type: 'boolean', description: 'build the service\'s image first, even when it exists' },
+    { name: 'quiet-build', type: 'boolean', description: 'no build progress' },
+    { name: 'pull', type: 'string', value: 'POLICY', description: 'only "never": stack has no registry client yet' },
+    { name: 'quiet-pull', type: 'boolean', description: 'accepted; nothing is pulled' },
+  ],
+  async run(ctx: CommandContext, options: OptionValues, args: string[]): Promise<number> {
+    const [serviceName, ...command] = args;
+    if (serviceName === undefined) throw new StackError('stack run needs a service', { hint: `usage: ${USAGE}` });
+    const request = parseRequest(options);
+    const { project, graph, warnings } = loadProject(loadOptionsFrom(ctx, { services: [serviceName] }));
+    for (const w of warnings) ctx.stderr(`warning: ${w}\n`);
+    graph.select([serviceName]);
+    const service = project.services[serviceName]!;
+    const paths = enginePaths(ctx.env);
+    const image = await serviceImage(ctx, project, service, ImageStore.open(paths), options);
+
+    const factory = new ContainerFactory(paths);
+    if (options['no-deps'] !== true) {
+      for (const dep of Object.keys(service.depends_on)) {
+        if (!(await hasRunningContainer(factory.containers, project.name, dep))) {
+          ctx.stderr(`warning: ${serviceName} depends on ${dep}, which has no running container (stack run does not start dependencies yet; --no-deps silences this)\n`);
+        }
+      }
+    }
+    const slug = newSlug();
+    const name = request.name ?? oneOffName(project.name, service.name, slug);
+    const attached = options.detach !== true;
+    const services = new ServiceContainers(factory, new NetworkManager(paths));
+    const signals = new SignalRelay();
+    try {
+      const made = await services.create({
+        project,
+        service: oneOffService(project, service, { ...request.overrides, ...(command.length > 0 && { command }) }),
+        image,
+        number: 1,
+        // stdin ends with ours when attached; detached, it stays open, as compose's
+        oneOff: oneOff(name, slug, { stdin: attached ? 'once' : 'open', useAliases: options['use-aliases'] === true }),
+      });
+      for (const w of made.warnings) ctx.stderr(`warning: ${w}\n`);
+      const { record } = made;
+      if (!attached) {
+        await factory.containers.start(record.id);
+        ctx.stdout(`${record.name}\n`);
+        return 0;
+      }
+      try {
+        if (signals.stoppedBy) return 128 + constants.signals[signals.stoppedBy];
+        signals.attach(factory.containers, record.id, record.stopGracePeriod);
+        return await runAttached(factory.containers, paths, record.id, record.name);
+      } finally {
+        if (options.rm === true) await services.remove(record.id, { volumes: true });
+      }
+    } finally {
+      signals.close();
+    }
+  },
+};
+
+interface RunRequest {
+  name: string | undefined;
+  overrides: Omit<OneOffOptions, 'command'>;
+}
+
+/** Everything the options ask for, checked before anything is loaded or made. */
+function parseRequest(options: OptionValues): RunRequest {
+  const list = (key: string) => (options[key] as string[] | undefined) ?? [];
+  if (options.tty === true) {
+    throw new StackError('pseudo-terminals (-t) are not supported yet', { kind: 'unsupported', hint: 'run without -t: the container\'s stdin and output are piped' });
+  }
+  const pull = options.pull as string | undefined;
+  if (pull !== undefined && pull !== 'never') {
+    throw new StackError(`--pull ${pull} is not supported: stack has no registry client yet`, { kind: 'unsupported', hint: 'import or load the image (`stack image import`, `stack image load`), or build it' });
+  }
+  if (options.detach === true && options.rm === true) {
+    throw new StackError('--rm with --detach is not supported: no stack process stays to remove the container when it exits', {
+      kind: 'unsupported',
+      hint: 'run it attached with --rm, or detached without --rm',
+    });
+  }
+  if (list('publish').length > 0 && options['service-ports'] === true) throw new StackError('--service-ports and --publish are incompatible', { hint: 'use one of them' });
+  const name = options.name as string | undefined;
+  if (name !== undefined && !NAME.test(name)) {
+    throw new StackError(`invalid container name ${JSON.stringify(name)}`, { hint: 'use letters, digits, "_", "." and "-", starting with a letter or digit' });
+  }
+  const labels = keyValues(list('label'), '--label');
+  for (const [key, value] of Object.entries(labels)) {
+    if (value === undefined) throw new StackError(`--label ${key}: a label needs a value`, { hint: `write --label ${key}=VALUE` });
+  }
+  const ports: Port[] = [];
+  for (const spec of list('publish')) {
+    const parsed = parsePortSpec(spec);
+    if (typeof parsed === 'string') throw new StackError(`--publish ${spec}: ${parsed}`, { hint: 'write [IP:][HOST:]CONTAINER[/PROTOCOL], e.g. 127.0.0.1:8080:80' });
+    ports.push(...parsed);
+  }
+  let entrypoint: string[] | undefined;
+  if (options.entrypoint !== undefined) {
+    try {
+      entrypoint = shellSplit(options.entrypoint as string);
+    } catch (e) {
+      throw new StackError(`--entrypoint ${options.entrypoint as string}: ${(e as Error).message}`, { hint: 'quote it as a shell would' });
+    }
+  }
+  return {
+    name,
+    overrides: {
+      ...(entrypoint && { entrypoint }),
+      ...(options.env !== undefined && { environment: keyValues(list('env'), '--env') }),
+      ...(options.workdir !== undefined && { workingDir: options.workdir as string }),
+      ...(options.user !== undefined && { user: options.user as string }),
+      ...(options.label !== undefined && { labels: labels as Record<string, string> }),
+      capAdd: list('cap-add'),
+      capDrop: list('cap-drop'),
+      ports: options['service-ports'] === true ? 'service' : ports,
+      // compose's -i is on unless turned off, which no option here does: -d leaves stdin unattached
+      interactive: true,
+    },
+  };
+}
+
+/**
+ * The service's image from the local store; built first when it is missing or with
+ * `--build`, for a service that has a build section, as compose does.
+ */
+async function serviceImage(ctx: CommandContext, project: Project, service: Service, store: ImageStore, options: OptionValues): Promise<ImageRef> {
+  const img = await resolveServiceImage(store, project, service, {
+    build: options.build === true ? 'always' : 'missing',
+    // the builder and its dependencies load only when there is something to build
+    builder: async () => new (await import('../../engine/image/build/builder.js')).Builder(store),
+    ...(options['quiet-build'] !== true && { onEvent: plainBuildProgress(ctx.stderr, `${service.name} `) }),
+  });
+  return store.runtimeImage(img);
+}
+
+/**
+ * Attaches before starting, so no output is missed, and waits for the exit. conmon ends
+ * the attach session as the container exits; its exit file has the status, and its log
+ * whatever output it did not relay.
+ */
+async function runAttached(containers: Containers, paths: EnginePaths, id: string, name: string): Promise<number> {
+  // whoever reads our output went away: the container stops, as the writer of a broken pipe
+  const stop = () => void containers.kill(id, 'SIGKILL').catch(() => undefined);
+  const stdout = new CountingWritable(process.stdout, stop);
+  const stderr = new CountingWritable(process.stderr, stop);
+  const session = await containers.attach(id, { stdin: process.stdin, stdout, stderr });
+  try {
+    await containers.start(id);
+  } catch (e) {
+    session.detach();
+    throw e;
+  }
+  const exit = (await session.done) ?? containers.exitStatus(id);
+  const tail = outputTail(containerDirs(paths, id).log, { stdout: stdout.bytes, stderr: stderr.bytes });
+  for (const { stream, data } of tail) if (!{ stdout, stderr }[stream].broken) process[stream].write(data);
+  if (!exit) throw new StackError(`container ${name} ended without an exit status`, { kind: 'system', hint: 'its monitor (conmon) died; see its log' });
+  return exit.code;
+}
+
+async function hasRunningContainer(containers: Containers, project: string, service: string): Promise<boolean> {
+  for (const id of containers.list()) {
+    let labels: Record<string, string>;
+    try {
+      labels = containers.record(id).labels;
+    } catch {
+      continue;
+    }
+    if (labels['com.docker.compose.project'] !== project || labels['com.docker.compose.service'] !== service || labels[ONEOFF_LABEL] === 'True') continue;
+    if ((await containers.status(id)) === 'running') return true;
+  }
+  return false;
+}
