@@ -150,7 +150,7 @@ describe('stack run', () => {
   test('a missing image is a clear error and nothing is made', () => {
     const r = stack(['run', '--rm', 'ghost', 'true']);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /^error: image nosuch:1 of service "ghost" is not in the local store\n  hint: .*stack image import/);
+    assert.match(r.stderr, /^error: service "ghost": image nosuch:1 is not in the local store\n  hint: .*stack image import/);
     assert.ok(!existsSync(path.join(paths.stateDir, 'containers')));
     assert.deepEqual(services.networks.list(), []);
   });
