@@ -172,13 +172,11 @@ describe('stack run', () => {
     assert.ok(!existsSync(path.join(paths.stateDir, 'containers')));
   });
 
-  test('output is streamed and the exit code is the container\'s; dependencies not running are named', async () => {
-    const r = stack(['run', '--rm', 'svc', 'sh', '-c', 'echo hi; echo oops >&2; exit 3']);
+  test('output is streamed and the exit code is the container\'s', async () => {
+    const r = stack(['run', '--rm', '--no-deps', 'svc', 'sh', '-c', 'echo hi; echo oops >&2; exit 3']);
     assert.equal(r.code, 3, r.stderr);
     assert.equal(r.stdout, 'hi\n');
-    assert.match(r.stderr, /oops\n/);
-    assert.match(r.stderr, /warning: svc depends on db, which has no running container \(stack run does not start dependencies yet/);
-    assert.doesNotMatch(stack(['run', '--rm', '--no-deps', 'svc', 'true']).stderr, /warning/);
+    assert.equal(r.stderr, 'oops\n');
 
     // the first line arrives while the container still runs
     const run = startStack(['run', '--rm', '--no-deps', 'svc', 'sh', '-c', 'echo first; sleep 3; echo second']);
@@ -230,13 +228,14 @@ describe('stack run', () => {
     assert.equal(ImageStore.open(paths).resolve(`${PROJECT}-tool`).id, id);
   });
 
-  test('on the service\'s network: other services by name; the one-off by its own name only', async () => {
-    const db = await services.create({ project, service: project.services.db!, image: ImageStore.open(paths).runtimeImage(ImageStore.open(paths).resolve('base:1')), number: 1 });
-    await services.factory.containers.start(db.record.id);
+  test('dependencies are brought up first; other services by name; the one-off by its own name only', async () => {
     const r = stack(['run', '--rm', 'svc', 'sh', '-c', 'ping -c 1 -W 3 db >/dev/null && echo reached']);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.equal(r.stdout, 'reached\n');
-    assert.doesNotMatch(r.stderr, /warning/, 'db runs: no warning');
+    assert.match(r.stderr, new RegExp(`Container ${PROJECT}-db-1 {2}Started`));
+    const db = { record: services.factory.containers.record(`${PROJECT}-db-1`) };
+    const again = stack(['run', '--rm', 'svc', 'true']);
+    assert.match(again.stderr, new RegExp(`Container ${PROJECT}-db-1 {2}Running`), 'db was not left as it ran');
 
     const detached = stack(['run', '-d', '-l', 'team=infra', 'svc', 'sleep', '60']);
     assert.equal(detached.code, 0, detached.stderr);

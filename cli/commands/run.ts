@@ -11,7 +11,7 @@ import { ImageStore } from '../../engine/image/store/image-store.js';
 import { loadProject, type Port, type Project, type Service } from '../../engine/index.js';
 import { parsePortSpec } from '../../engine/model/short-syntax.js';
 import { NetworkManager } from '../../engine/network/network-manager.js';
-import { newSlug, oneOff, oneOffName, oneOffService, ONEOFF_LABEL, type OneOffOptions } from '../../engine/reconcile/one-off.js';
+import { newSlug, oneOff, oneOffName, oneOffService, type OneOffOptions } from '../../engine/reconcile/one-off.js';
 import { ServiceContainers } from '../../engine/reconcile/service-containers.js';
 import { ContainerFactory, type ImageRef } from '../../engine/runtime/container-factory.js';
 import type { Containers } from '../../engine/runtime/containers.js';
@@ -47,7 +47,7 @@ export const runCommand: Command = {
     { name: 'use-aliases', type: 'boolean', description: 'the service\'s name and aliases resolve to this container too' },
     { name: 'cap-add', type: 'string', multiple: true, value: 'CAP', description: 'add a Linux capability' },
     { name: 'cap-drop', type: 'string', multiple: true, value: 'CAP', description: 'drop a Linux capability' },
-    { name: 'no-deps', type: 'boolean', description: 'do not check the services this one depends on' },
+    { name: 'no-deps', type: 'boolean', description: 'do not start the services this one depends on' },
     { name: 'interactive', short: 'i', type: 'boolean', description: 'attach stdin (the default, as in compose)' },
     { name: 'no-tty', short: 'T', type: 'boolean', description: 'no pseudo-terminal (the only mode so far)' },
     { name: 'tty', short: 't', type: 'boolean', description: 'a pseudo-terminal: not supported yet' },
@@ -67,14 +67,14 @@ export const runCommand: Command = {
     const paths = enginePaths(ctx.env);
     const image = await serviceImage(ctx, project, service, ImageStore.open(paths), options);
 
-    const factory = new ContainerFactory(paths);
-    if (options['no-deps'] !== true) {
-      for (const dep of Object.keys(service.depends_on)) {
-        if (!(await hasRunningContainer(factory.containers, project.name, dep))) {
-          ctx.stderr(`warning: ${serviceName} depends on ${dep}, which has no running container (stack run does not start dependencies yet; --no-deps silences this)\n`);
-        }
-      }
+    const deps = graph.dependencies(serviceName).map((e) => e.to);
+    if (options['no-deps'] !== true && deps.length > 0) {
+      // as compose: the services this one needs are brought up first (a no-op when they run)
+      const { Reconciler } = await import('../../engine/reconcile/reconciler.js');
+      const { plainUpProgress } = await import('../render/up-progress.js');
+      await new Reconciler(paths).up(project, graph, { services: deps }, plainUpProgress(ctx.stderr));
     }
+    const factory = new ContainerFactory(paths);
     const slug = newSlug();
     const name = request.name ?? oneOffName(project.name, service.name, slug);
     const attached = options.detach !== true;
@@ -206,18 +206,4 @@ async function runAttached(containers: Containers, paths: EnginePaths, id: strin
   for (const { stream, data } of tail) if (!{ stdout, stderr }[stream].broken) process[stream].write(data);
   if (!exit) throw new StackError(`container ${name} ended without an exit status`, { kind: 'system', hint: 'its monitor (conmon) died; see its log' });
   return exit.code;
-}
-
-async function hasRunningContainer(containers: Containers, project: string, service: string): Promise<boolean> {
-  for (const id of containers.list()) {
-    let labels: Record<string, string>;
-    try {
-      labels = containers.record(id).labels;
-    } catch {
-      continue;
-    }
-    if (labels['com.docker.compose.project'] !== project || labels['com.docker.compose.service'] !== service || labels[ONEOFF_LABEL] === 'True') continue;
-    if ((await containers.status(id)) === 'running') return true;
-  }
-  return false;
 }
