@@ -41,6 +41,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'Run a one-off command in a new container of a service',
     load: async () => (await import('./commands/run.js')).runCommand,
   },
+  logs: {
+    summary: "Show the output of the services' containers",
+    load: async () => (await import('./commands/logs.js')).logsCommand,
+  },
 };
 
 export async function main(argv: readonly string[], ctxBase: Omit<CommandContext, 'global'>): Promise<number> {
