@@ -45,6 +45,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: "Show the output of the services' containers",
     load: async () => (await import('./commands/logs.js')).logsCommand,
   },
+  exec: {
+    summary: 'Run a command in a running container of a service',
+    load: async () => (await import('./commands/exec.js')).execCommand,
+  },
 };
 
 export async function main(argv: readonly string[], ctxBase: Omit<CommandContext, 'global'>): Promise<number> {
