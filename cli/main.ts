@@ -49,6 +49,26 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'Run a command in a running container of a service',
     load: async () => (await import('./commands/exec.js')).execCommand,
   },
+  start: {
+    summary: "Start the services' existing containers",
+    load: async () => (await import('./commands/start.js')).startCommand,
+  },
+  stop: {
+    summary: "Stop the services' containers",
+    load: async () => (await import('./commands/stop.js')).stopCommand,
+  },
+  restart: {
+    summary: "Restart the services' containers",
+    load: async () => (await import('./commands/restart.js')).restartCommand,
+  },
+  kill: {
+    summary: "Send a signal to the services' running containers",
+    load: async () => (await import('./commands/kill.js')).killCommand,
+  },
+  rm: {
+    summary: "Remove the services' stopped containers",
+    load: async () => (await import('./commands/rm.js')).rmCommand,
+  },
 };
 
 export async function main(argv: readonly string[], ctxBase: Omit<CommandContext, 'global'>): Promise<number> {
