@@ -69,6 +69,18 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: "Remove the services' stopped containers",
     load: async () => (await import('./commands/rm.js')).rmCommand,
   },
+  top: {
+    summary: "Show the processes running in the services' containers",
+    load: async () => (await import('./commands/top.js')).topCommand,
+  },
+  stats: {
+    summary: "Show the resource use of the services' containers",
+    load: async () => (await import('./commands/stats.js')).statsCommand,
+  },
+  ls: {
+    summary: 'List the projects that have containers',
+    load: async () => (await import('./commands/ls.js')).lsCommand,
+  },
 };
 
 export async function main(argv: readonly string[], ctxBase: Omit<CommandContext, 'global'>): Promise<number> {
