@@ -41,6 +41,46 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'Run a one-off command in a new container of a service',
     load: async () => (await import('./commands/run.js')).runCommand,
   },
+  logs: {
+    summary: "Show the output of the services' containers",
+    load: async () => (await import('./commands/logs.js')).logsCommand,
+  },
+  exec: {
+    summary: 'Run a command in a running container of a service',
+    load: async () => (await import('./commands/exec.js')).execCommand,
+  },
+  start: {
+    summary: "Start the services' existing containers",
+    load: async () => (await import('./commands/start.js')).startCommand,
+  },
+  stop: {
+    summary: "Stop the services' containers",
+    load: async () => (await import('./commands/stop.js')).stopCommand,
+  },
+  restart: {
+    summary: "Restart the services' containers",
+    load: async () => (await import('./commands/restart.js')).restartCommand,
+  },
+  kill: {
+    summary: "Send a signal to the services' running containers",
+    load: async () => (await import('./commands/kill.js')).killCommand,
+  },
+  rm: {
+    summary: "Remove the services' stopped containers",
+    load: async () => (await import('./commands/rm.js')).rmCommand,
+  },
+  top: {
+    summary: "Show the processes running in the services' containers",
+    load: async () => (await import('./commands/top.js')).topCommand,
+  },
+  stats: {
+    summary: "Show the resource use of the services' containers",
+    load: async () => (await import('./commands/stats.js')).statsCommand,
+  },
+  ls: {
+    summary: 'List the projects that have containers',
+    load: async () => (await import('./commands/ls.js')).lsCommand,
+  },
 };
 
 export async function main(argv: readonly string[], ctxBase: Omit<CommandContext, 'global'>): Promise<number> {

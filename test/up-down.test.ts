@@ -243,8 +243,8 @@ services:
 `);
     const up = stack(p, 'up', '--exit-code-from', 'job', '-t', '1');
     assert.equal(up.code, 3, up.stderr);
-    assert.match(up.stdout, /^job-1 \| job says hi$/m);
-    assert.match(up.stdout, /^svc-1 \| svc up$/m);
+    assert.match(up.stdout, /^job-1  \| job says hi$/m);
+    assert.match(up.stdout, /^svc-1  \| svc up$/m);
     assert.ok(ps(p).every((r) => r.State === 'exited'), 'svc kept running');
     assert.equal(stack(p, 'down').code, 0);
     assert.deepEqual(leftovers('upatt', ['upatt_default']), []);

@@ -10,9 +10,9 @@ import type { Reconciler } from '../../engine/reconcile/reconciler.js';
 import { followLog } from '../../engine/runtime/log-follow.js';
 import { containerDirs } from '../../engine/runtime/paths.js';
 import type { CommandContext } from '../command.js';
+import { colorWanted, containerLabel, LogFormatter } from '../render/log-prefix.js';
 
 const POLL_MS = 100;
-const COLORS = [36, 33, 32, 35, 34, 96, 93, 92, 95, 94];
 
 export interface AttachOptions {
   abortOnExit: boolean;
@@ -20,22 +20,14 @@ export interface AttachOptions {
   stopTimeoutMs?: number;
 }
 
-/** `service-n` as compose prints it before each line */
-function shortName(reconciler: Reconciler, id: string): string {
-  const labels = reconciler.containers.record(id).labels;
-  return `${labels[LABELS.service]}-${labels[LABELS.number]}`;
-}
-
 export async function attachToProject(reconciler: Reconciler, project: Project, graph: DependencyGraph, ids: readonly string[], opts: AttachOptions, ctx: CommandContext): Promise<number> {
-  const color = ctx.env.NO_COLOR === undefined && process.stdout.isTTY === true;
-  const names = new Map(ids.map((id) => [id, shortName(reconciler, id)]));
-  const width = Math.max(0, ...[...names.values()].map((n) => n.length));
+  const records = ids.map((id) => reconciler.containers.record(id));
+  const names = new Map(records.map((rec) => [rec.id, containerLabel(rec)]));
+  const format = new LogFormatter(records, { color: colorWanted(ctx.env) });
   const stopFollowing = new AbortController();
-  const follows = ids.map((id, i) => {
-    const label = names.get(id)!.padEnd(width);
-    const prefix = color ? `\x1b[${COLORS[i % COLORS.length]}m${label} |\x1b[0m ` : `${label} | `;
-    return followLog(containerDirs(reconciler.paths, id).log, (l) => ctx.stdout(`${prefix}${l.text}\n`), { signal: stopFollowing.signal, pollMs: POLL_MS });
-  });
+  const follows = ids.map((id) =>
+    followLog(containerDirs(reconciler.paths, id).log, (l) => ctx.stdout(format.line(id, l)), { signal: stopFollowing.signal, pollMs: POLL_MS }),
+  );
   let interrupts = 0;
   let stopping: Promise<void> | undefined;
   const stopAll = () =>

@@ -12,7 +12,10 @@ const WORDS: Record<string, string> = {
   starting: 'Starting',
   started: 'Started',
   running: 'Running',
+  restarting: 'Restarting',
   stopping: 'Stopping',
+  killing: 'Killing',
+  killed: 'Killed',
   stopped: 'Stopped',
   removing: 'Removing',
   removed: 'Removed',
@@ -24,7 +27,7 @@ const WORDS: Record<string, string> = {
 };
 
 /** Only the lines that say something finished, unless `verbose`: a pipe does not need "Creating" and "Created". */
-const FINAL = new Set(['created', 'started', 'running', 'stopped', 'removed', 'failed', 'built', 'waiting']);
+const FINAL = new Set(['created', 'started', 'running', 'stopped', 'killed', 'removed', 'failed', 'built', 'waiting']);
 
 export function plainUpProgress(write: (text: string) => void, opts: { verbose?: boolean } = {}): (e: UpEvent) => void {
   const began = new Map<string, number>();

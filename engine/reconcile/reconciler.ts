@@ -27,6 +27,7 @@ import type { RuntimeChoice } from '../runtime/oci-runtime.js';
 import type { EnginePaths } from '../runtime/paths.js';
 import { readHealth } from '../supervisor/health.js';
 import { ensureSupervisor, supervisorPid } from '../supervisor/supervisor-control.js';
+import type { VolumeStore } from '../volumes/volume-store.js';
 import { LABELS, observe, projectRecords } from './project-containers.js';
 import { networkKeys, ServiceContainers } from './service-containers.js';
 
@@ -37,7 +38,21 @@ export type UpEvent =
   | { kind: 'volume'; name: string; phase: 'removed' }
   | { kind: 'warning'; text: string };
 
-export type ContainerPhase = 'creating' | 'created' | 'recreating' | 'starting' | 'started' | 'running' | 'stopping' | 'stopped' | 'removing' | 'removed' | 'failed';
+export type ContainerPhase =
+  | 'creating'
+  | 'created'
+  | 'recreating'
+  | 'starting'
+  | 'started'
+  | 'running'
+  | 'restarting'
+  | 'stopping'
+  | 'stopped'
+  | 'killing'
+  | 'killed'
+  | 'removing'
+  | 'removed'
+  | 'failed';
 
 /** what a dependency's condition waits on; the supervisor's health files answer `healthy` */
 export interface HealthSource {
@@ -249,6 +264,127 @@ export class Reconciler {
   }
 
   /**
+   * Starts the existing containers of `services` and of what they depend on (all services
+   * when empty), dependencies first, each service once its dependencies meet their
+   * conditions: compose's `start`. Containers that run already are left alone.
+   */
+  async start(project: Project, graph: DependencyGraph, services: readonly string[] = [], onEvent: (e: UpEvent) => void = () => undefined): Promise<void> {
+    const selected = services.length === 0 ? new Set(graph.nodes) : graph.select(services);
+    await this.withProjectLock(project.name, async () => {
+      const byService = serviceContainerIds(this.containers, project.name);
+      if (byService.size === 0) {
+        const first = [...selected].sort()[0] ?? '';
+        throw new StackError(`service "${first}" has no container to start`, { kind: 'not-found', hint: 'create the containers with `stack up`' });
+      }
+      await this.inStartOrder(graph, selected, byService, (e) => selected.has(e.to), async (service, id) => {
+        if ((await this.containers.status(id)) === 'running') return;
+        onEvent({ kind: 'container', service, id, phase: 'starting' });
+        await this.containers.start(id);
+        onEvent({ kind: 'container', service, id, phase: 'started' });
+        if (supervised(this.containers.record(id))) await this.superviseProject(project.name);
+      });
+    });
+  }
+
+  /**
+   * Stops and starts again the containers of `services` (all when empty) and of the services
+   * that depend on them with `restart: true`, in dependency order: compose's `restart`.
+   */
+  async restart(project: Project, graph: DependencyGraph, services: readonly string[] = [], opts: { stopTimeoutMs?: number } = {}, onEvent: (e: UpEvent) => void = () => undefined): Promise<void> {
+    graph.select(services); // a name the project does not have is an error
+    const selected = new Set(services.length === 0 ? graph.nodes : services);
+    // compose restarts a dependent along only where its depends_on says `restart: true`
+    const pending = [...selected];
+    while (pending.length > 0) {
+      for (const e of graph.dependents(pending.pop()!)) {
+        if (e.kind === 'depends_on' && e.restart && !selected.has(e.from)) {
+          selected.add(e.from);
+          pending.push(e.from);
+        }
+      }
+    }
+    await this.withProjectLock(project.name, async () => {
+      const byService = serviceContainerIds(this.containers, project.name);
+      const waitsFor = (e: Edge) => e.kind === 'depends_on' && e.restart && selected.has(e.to);
+      await this.inStartOrder(graph, selected, byService, waitsFor, async (service, id) => {
+        onEvent({ kind: 'container', service, id, phase: 'restarting' });
+        await this.containers.restart(id, opts.stopTimeoutMs !== undefined ? { gracePeriod: opts.stopTimeoutMs } : {});
+        onEvent({ kind: 'container', service, id, phase: 'started' });
+        if (supervised(this.containers.record(id))) await this.superviseProject(project.name);
+      });
+    });
+  }
+
+  /**
+   * Removes the project's containers `ids` (stopped ones: a running container is refused)
+   * with their network endpoints and sandboxes; with `volumes`, also the anonymous volumes
+   * that no container left mounts.
+   */
+  async remove(project: string, ids: readonly string[], opts: { volumes?: boolean } = {}, onEvent: (e: UpEvent) => void = () => undefined): Promise<void> {
+    await this.withProjectLock(project, async () => {
+      const volumes = this.services.factory.volumes;
+      const anonymous = new Set<string>();
+      const errors: string[] = [];
+      const queue = new PQueue({ concurrency: this.options.concurrency ?? 8 });
+      await Promise.all(
+        ids.map((id) =>
+          queue.add(async () => {
+            const rec = this.containers.record(id);
+            const service = rec.labels[LABELS.service] ?? '';
+            if ((await this.containers.status(id)) === 'running') {
+              errors.push(`${id}: the container is running`);
+              return;
+            }
+            for (const name of volumeNames(volumes, rec)) if (volumes.get(name)?.anonymous) anonymous.add(name);
+            onEvent({ kind: 'container', service, id, phase: 'removing' });
+            try {
+              await this.services.remove(id);
+              onEvent({ kind: 'container', service, id, phase: 'removed' });
+            } catch (e) {
+              errors.push(`${id}: ${(e as Error).message}`);
+            }
+          }),
+        ),
+      );
+      if (opts.volumes && anonymous.size > 0) {
+        const inUse = new Set(projectRecords(this.containers).flatMap((rec) => volumeNames(volumes, rec)));
+        for (const name of anonymous) {
+          if (inUse.has(name)) continue;
+          volumes.remove(name);
+          onEvent({ kind: 'volume', name, phase: 'removed' });
+        }
+      }
+      if (errors.length > 0) throw new StackError(`could not remove every container: ${errors.join('; ')}`, { kind: 'conflict' });
+    });
+  }
+
+  /**
+   * Runs `fn` for each container of the `selected` services, in dependency order: a
+   * service's containers once the dependencies `waitsFor` picks meet their conditions, the
+   * services of one level and the containers of one service in parallel through the queue.
+   * A failure stops the services that come after it.
+   */
+  private async inStartOrder(
+    graph: DependencyGraph,
+    selected: ReadonlySet<string>,
+    byService: ReadonlyMap<string, string[]>,
+    waitsFor: (e: Edge) => boolean,
+    fn: (service: string, id: string) => Promise<void>,
+  ): Promise<void> {
+    const queue = new PQueue({ concurrency: this.options.concurrency ?? 8 });
+    for (const level of graph.levels(selected)) {
+      await Promise.all(
+        level.map(async (service) => {
+          for (const edge of graph.dependencies(service)) {
+            if (waitsFor(edge)) await awaitCondition(this, edge, byService.get(edge.to) ?? []);
+          }
+          await Promise.all((byService.get(service) ?? []).map((id) => queue.add(() => fn(service, id))));
+        }),
+      );
+    }
+  }
+
+  /**
    * Runs `fn` for each container, services in reverse dependency order (those the graph does
    * not know first), the containers of one stage in parallel through the queue.
    */
@@ -367,31 +503,7 @@ class Execution {
     }
     if (edge.kind !== 'depends_on' || edge.condition === 'service_started') return;
     this.onEvent({ kind: 'service', service: edge.from, phase: 'waiting', detail: `${edge.to} ${edge.condition === 'service_healthy' ? 'healthy' : 'completed'}` });
-    const ids = this.containersOf(edge.to);
-    for (const id of ids) {
-      for (;;) {
-        this.checkAborted();
-        if (edge.condition === 'service_healthy') {
-          const health = this.r.health.status(id);
-          if (health === undefined) {
-            throw new StackError(`service "${edge.from}" depends on "${edge.to}" being healthy, but ${edge.to} has no healthcheck`, {
-              path: `services.${edge.from}.depends_on.${edge.to}`,
-              hint: `give ${edge.to} a healthcheck, or use condition: service_started`,
-            });
-          }
-          if (health === 'healthy') break;
-          if (health === 'unhealthy') throw new StackError(`dependency ${id} is unhealthy`, { kind: 'conflict', hint: `see \`stack logs ${edge.to}\`` });
-          if (this.r.containers.exitStatus(id)) throw new StackError(`dependency ${id} exited before it became healthy`, { kind: 'conflict', hint: `see \`stack logs ${edge.to}\`` });
-        } else {
-          const exit = this.r.containers.exitStatus(id);
-          if (exit) {
-            if (exit.code === 0) break;
-            throw new StackError(`service "${edge.from}" not started: dependency ${id} exited with code ${exit.code}`, { kind: 'conflict', hint: `see \`stack logs ${edge.to}\`` });
-          }
-        }
-        await sleep(POLL_MS);
-      }
-    }
+    await awaitCondition(this.r, edge, this.containersOf(edge.to), () => this.checkAborted());
   }
 
   private containersOf(service: string): string[] {
@@ -482,6 +594,64 @@ class Execution {
       this.onEvent({ kind: 'network', name: net.name, phase: 'removed' });
     }
   }
+}
+
+/**
+ * Waits until the dependency's containers `ids` meet `edge`'s condition (healthy, or exited
+ * with 0; `service_started` holds once they were started); throws when they no longer can.
+ */
+async function awaitCondition(r: Reconciler, edge: Edge, ids: readonly string[], checkAborted: () => void = () => undefined): Promise<void> {
+  if (edge.condition === 'service_started') return;
+  for (const id of ids) {
+    for (;;) {
+      checkAborted();
+      if (edge.condition === 'service_healthy') {
+        const health = r.health.status(id);
+        if (health === undefined) {
+          throw new StackError(`service "${edge.from}" depends on "${edge.to}" being healthy, but ${edge.to} has no healthcheck`, {
+            path: `services.${edge.from}.depends_on.${edge.to}`,
+            hint: `give ${edge.to} a healthcheck, or use condition: service_started`,
+          });
+        }
+        if (health === 'healthy') break;
+        if (health === 'unhealthy') throw new StackError(`dependency ${id} is unhealthy`, { kind: 'conflict', hint: `see \`stack logs ${edge.to}\`` });
+        if (r.containers.exitStatus(id)) throw new StackError(`dependency ${id} exited before it became healthy`, { kind: 'conflict', hint: `see \`stack logs ${edge.to}\`` });
+      } else {
+        const exit = r.containers.exitStatus(id);
+        if (exit) {
+          if (exit.code === 0) break;
+          throw new StackError(`service "${edge.from}" not started: dependency ${id} exited with code ${exit.code}`, { kind: 'conflict', hint: `see \`stack logs ${edge.to}\`` });
+        }
+      }
+      await sleep(POLL_MS);
+    }
+  }
+}
+
+/** The project's service containers (not one-off ones) by service, in number order. */
+function serviceContainerIds(containers: Reconciler['containers'], project: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  const records = projectRecords(containers, project)
+    .filter((r) => r.labels[LABELS.oneoff] !== 'True')
+    .sort((a, b) => Number(a.labels[LABELS.number] ?? 0) - Number(b.labels[LABELS.number] ?? 0));
+  for (const r of records) {
+    const service = r.labels[LABELS.service] ?? '';
+    out.set(service, [...(out.get(service) ?? []), r.id]);
+  }
+  return out;
+}
+
+/** The volumes a container mounts, by name: their data directories are the mounts' sources. */
+function volumeNames(volumes: VolumeStore, rec: ContainerRecord): string[] {
+  return rec.volumeMounts.flatMap((m) => {
+    if (m.source === undefined || path.basename(m.source) !== '_data') return [];
+    const name = path.basename(path.dirname(m.source));
+    try {
+      return volumes.dataDir(name) === m.source ? [name] : [];
+    } catch {
+      return []; // a bind mount whose parent is no volume name
+    }
+  });
 }
 
 /** a service not started because a dependency failed */

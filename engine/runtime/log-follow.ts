@@ -3,7 +3,7 @@
  * P records joined to the next F), whole or followed as they grow: `logs -f` and attached
  * `up` tail the file conmon writes, so they need no connection to anything running.
  */
-import { closeSync, openSync, readSync, statSync, watch, type FSWatcher } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, statSync, watch, type FSWatcher } from 'node:fs';
 
 export interface LogLine {
   time: string;
@@ -11,11 +11,13 @@ export interface LogLine {
   text: string;
 }
 
+const RECORD = /^(\S+) (stdout|stderr) ([PF]) (.*)$/;
+
 /** Parses records into lines; `partial` carries unfinished P records between calls. */
 export function parseLogRecords(text: string, partial: Partial<Record<LogLine['stream'], string>> = {}): LogLine[] {
   const out: LogLine[] = [];
   for (const line of text.split('\n')) {
-    const m = /^(\S+) (stdout|stderr) ([PF]) (.*)$/.exec(line);
+    const m = RECORD.exec(line);
     if (!m) continue;
     const stream = m[2] as LogLine['stream'];
     const joined = (partial[stream] ?? '') + m[4]!;
@@ -29,9 +31,41 @@ export function parseLogRecords(text: string, partial: Partial<Record<LogLine['s
   return out;
 }
 
+export interface LogSnapshot {
+  lines: LogLine[];
+  /** where the last complete line ends: a follow from here neither repeats nor misses a line */
+  offset: number;
+}
+
+/**
+ * The log's lines as the file holds them now. A line still being written (a record without
+ * its newline, or P records without their F) is left to a follow from `offset`.
+ */
+export function readLog(file: string): LogSnapshot {
+  let buf: Buffer;
+  try {
+    buf = readFileSync(file);
+  } catch {
+    return { lines: [], offset: 0 };
+  }
+  const pending = new Set<string>();
+  let offset = 0;
+  let pos = 0;
+  for (let nl = buf.indexOf(10, pos); nl >= 0; nl = buf.indexOf(10, pos)) {
+    const m = RECORD.exec(buf.subarray(pos, nl).toString('utf8'));
+    pos = nl + 1;
+    if (m?.[3] === 'P') pending.add(m[2]!);
+    else if (m) pending.delete(m[2]!);
+    if (pending.size === 0) offset = pos;
+  }
+  return { lines: parseLogRecords(buf.subarray(0, offset).toString('utf8')), offset };
+}
+
 export interface FollowOptions {
   /** start at the end of the file instead of its beginning */
   fromEnd?: boolean;
+  /** start at this byte offset (a readLog's `offset`) */
+  from?: number;
   signal?: AbortSignal;
   /** a slow poll covers watches that miss events */
   pollMs?: number;
@@ -44,7 +78,7 @@ export interface FollowOptions {
  */
 export function followLog(file: string, onLine: (line: LogLine) => void, opts: FollowOptions = {}): Promise<void> {
   return new Promise((resolve) => {
-    let offset = opts.fromEnd ? sizeOf(file) : 0;
+    let offset = opts.from ?? (opts.fromEnd ? sizeOf(file) : 0);
     let rest = '';
     const partial: Partial<Record<LogLine['stream'], string>> = {};
     let watcher: FSWatcher | undefined;

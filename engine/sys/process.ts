@@ -5,6 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { constants } from 'node:os';
 import type { Duplex } from 'node:stream';
 import { SysError } from './sys-error.js';
 
@@ -43,6 +44,19 @@ export function runStatus(cmd: string, args: readonly string[]): Promise<RunResu
       if (code === null) reject(new SysError(cmd, args, 'ENOEXEC', `killed by ${signal ?? 'a signal'}${stderr ? `: ${stderr.trim()}` : ''}`));
       else resolve({ stdout, stderr, exitCode: code });
     });
+  });
+}
+
+/**
+ * Runs `cmd args` on our own stdin, stdout and stderr ('inherit') or on none ('ignore'), in
+ * a process group of its own, so that a Ctrl-C in the terminal reaches us and not it. Its
+ * exit code, 128 + the signal's number when a signal ended it; only failing to start throws.
+ */
+export function runOnOurStdio(cmd: string, args: readonly string[], stdio: 'inherit' | 'ignore'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, [...args], { stdio, detached: true });
+    child.on('error', (e: NodeJS.ErrnoException) => reject(new SysError(cmd, args, e.code ?? 'ENOEXEC', e.message)));
+    child.on('exit', (code, signal) => resolve(code ?? 128 + (signal ? constants.signals[signal] : 0)));
   });
 }
 
