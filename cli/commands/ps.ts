@@ -10,6 +10,7 @@ import { serviceImageName } from '../../engine/image/service-image.js';
 import { NftFirewall } from '../../engine/network/firewall/nft-firewall.js';
 import { LABELS, projectRecords } from '../../engine/reconcile/project-containers.js';
 import { Containers } from '../../engine/runtime/containers.js';
+import { readHealth } from '../../engine/supervisor/health.js';
 import { containerDirs, enginePaths } from '../../engine/runtime/paths.js';
 import type { Command, CommandContext, OptionValues } from '../command.js';
 import { loadOptionsFrom } from './config.js';
@@ -23,6 +24,8 @@ interface Row {
   Status: string;
   ExitCode: number;
   Created: string;
+  /** the healthcheck's verdict, empty without one */
+  Health: string;
   Publishers: Array<{ URL: string; PublishedPort: number; TargetPort: number; Protocol: string }>;
 }
 
@@ -52,15 +55,17 @@ export const psCommand: Command = {
       if (state !== 'running' && !options.all) continue;
       const exit = containers.exitStatus(rec.id);
       const model = project.services[service];
+      const health = state === 'running' ? readHealth(paths, rec.id)?.status ?? '' : '';
       rows.push({
         Name: rec.name,
         Service: service,
         Image: model ? serviceImageName(project.name, model) : rec.labels[LABELS.image] ?? '',
         Command: commandOf(paths, rec.id),
         State: state,
-        Status: state === 'running' ? `Up ${ago(rec.created)}` : state === 'exited' ? `Exited (${exit?.code ?? '?'})${exit?.oomKilled ? ' (OOM killed)' : ''}` : state === 'created' ? 'Created' : 'Unknown',
+        Status: state === 'running' ? `Up ${ago(rec.created)}${health ? ` (${health})` : ''}` : state === 'exited' ? `Exited (${exit?.code ?? '?'})${exit?.oomKilled ? ' (OOM killed)' : ''}` : state === 'created' ? 'Created' : 'Unknown',
         ExitCode: exit?.code ?? 0,
         Created: rec.created,
+        Health: health,
         Publishers: ports
           .filter((p) => p.owner === rec.id)
           .map((p) => ({ URL: p.hostIp, PublishedPort: p.hostPort, TargetPort: p.containerPort, Protocol: p.protocol })),
