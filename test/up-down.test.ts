@@ -15,6 +15,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { bridgeName } from '../engine/network/link-names.js';
+import { supervisorPid } from '../engine/supervisor/supervisor-control.js';
 import { makeBusyboxRootfs } from './support/busybox-rootfs.js';
 import { prepareHostForCrun } from './support/host.js';
 
@@ -284,6 +285,65 @@ services:
     await waitFor(() => readLog('uphealth-flaky-1').split('\n').filter((l) => l === 'run').length === 3, 15_000);
     assert.equal(stack(p, 'down', '-t', '1').code, 0);
     assert.deepEqual(leftovers('uphealth', ['uphealth_default']), []);
+  });
+
+  test('kill -9 of the supervisor, then a crash: nothing restarts it, and the next up converges', async () => {
+    const p = project('upfault', 'name: upfault\nservices:\n  svc:\n    image: busybox:local\n    init: true\n    restart: always\n    command: ["sleep", "600"]\n');
+    assert.equal(stack(p, 'up', '-d').code, 0);
+    const paths = { stateDir: env.STACK_ROOT!, runDir: env.STACK_RUN! };
+    const first = supervisorPid(paths, 'upfault');
+    assert.ok(first !== undefined, 'no supervisor for a service with a restart policy');
+    process.kill(first, 'SIGKILL');
+    await waitFor(() => supervisorPid(paths, 'upfault') === undefined);
+    const pid = Number(readFileSync(path.join(env.STACK_RUN!, 'containers', 'upfault-svc-1', 'pidfile'), 'utf8'));
+    process.kill(pid, 'SIGKILL');
+    await waitFor(() => ps(p)[0]!.State === 'exited');
+    const up = stack(p, 'up', '-d', '--progress', 'plain');
+    assert.equal(up.code, 0, up.stderr);
+    assert.match(up.stderr, /Container upfault-svc-1 {2}Started/);
+    assert.equal(ps(p)[0]!.State, 'running');
+    const second = supervisorPid(paths, 'upfault');
+    assert.ok(second !== undefined && second !== first, 'the supervisor was not started again');
+    assert.equal(stack(p, 'down', '-t', '1').code, 0);
+    await waitFor(() => supervisorPid(paths, 'upfault') === undefined);
+    assert.deepEqual(leftovers('upfault', ['upfault_default']), []);
+  });
+
+  test('Ctrl-C during up: exit 130, the waiting service is not created, the started one runs on', async () => {
+    const p = project('upint', `
+name: upint
+services:
+  db:
+    image: busybox:local
+    init: true
+    command: ["sleep", "600"]
+    healthcheck:
+      test: ["CMD", "false"]
+      interval: 200ms
+      retries: 1000
+  app:
+    image: busybox:local
+    command: ["true"]
+    depends_on:
+      db:
+        condition: service_healthy
+`);
+    const child = spawn(process.execPath, [BIN, 'up', '-d', '--progress', 'plain'], { cwd: p, env });
+    let stderr = '';
+    let sent = false;
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      if (!sent && stderr.includes('Service app  Waiting')) {
+        sent = true;
+        child.kill('SIGINT');
+      }
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    assert.equal(code, 130, stderr);
+    assert.match(stderr, /error: interrupted/);
+    assert.deepEqual(ps(p).map((r) => [r.Name, r.State]), [['upint-db-1', 'running']]);
+    assert.equal(stack(p, 'down', '-t', '1').code, 0);
+    assert.deepEqual(leftovers('upint', ['upint_default']), []);
   });
 
   test('--scale runs replicas, all answering to the service name', () => {

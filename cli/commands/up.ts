@@ -63,7 +63,15 @@ export const upCommand: Command = {
     const onSigint = () => interrupted.abort();
     process.once('SIGINT', onSigint);
     try {
-      const result = await reconciler.up(project, graph, { ...upOptions, signal: interrupted.signal }, progress.onEvent).finally(() => progress.finish());
+      let result;
+      try {
+        result = await reconciler.up(project, graph, { ...upOptions, signal: interrupted.signal }, progress.onEvent).finally(() => progress.finish());
+      } catch (e) {
+        if (!interrupted.signal.aborted || !(e instanceof StackError)) throw e;
+        // Ctrl-C: what this run made for services that had not started is gone; compose's code
+        ctx.stderr(`error: ${e.format()}\n`);
+        return 130;
+      }
       if (options['dry-run']) {
         for (const line of result.lines) ctx.stdout(`${line}\n`);
         return 0;
