@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const { makeBusyboxRootfs } = await import(path.join(root, 'dist/test/support/busybox-rootfs.js'));
 const { prepareHostForCrun } = await import(path.join(root, 'dist/test/support/host.js'));
-const stackBin = path.join(root, 'dist/cli/stack.js');
+const stackBin = path.join(root, 'dist/bundle/stack.mjs');
 
 const RUNS = Number(process.argv[2] ?? 5);
 const base = mkdtempSync(path.join(tmpdir(), 'stack-bench-build-'));

@@ -11,7 +11,7 @@ import { generateStackFile } from './gen-services.mjs';
 const n = Number(process.argv[2] ?? 200);
 const runs = Number(process.argv[3] ?? 15);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const stack = path.join(root, 'dist/cli/stack.js');
+const stack = path.join(root, 'dist/bundle/stack.mjs');
 const dir = mkdtempSync(path.join(tmpdir(), 'stack-bench-'));
 try {
   const file = path.join(dir, 'compose.yaml');

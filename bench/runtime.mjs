@@ -19,7 +19,7 @@ const { ContainerFactory } = await import(path.join(root, 'dist/engine/runtime/c
 const { loadProject } = await import(path.join(root, 'dist/engine/index.js'));
 const { NetworkManager } = await import(path.join(root, 'dist/engine/network/network-manager.js'));
 const { createCgroupManager } = await import(path.join(root, 'dist/engine/cgroups/cgroup-manager.js'));
-const STACK = path.join(root, 'dist/cli/stack.js');
+const STACK = path.join(root, 'dist/bundle/stack.mjs');
 
 const N = Number(process.argv[2] ?? 50);
 const base = mkdtempSync(path.join(tmpdir(), 'stack-bench-rt-'));

@@ -18,7 +18,7 @@ const SERVICES = Number(process.argv[3] ?? 10);
 const base = mkdtempSync(path.join(tmpdir(), 'stack-bench-up-'));
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const env = { ...process.env, STACK_ROOT: path.join(base, 'state'), STACK_RUN: path.join(base, 'run') };
-const BIN = path.join(root, 'dist/cli/stack.js');
+const BIN = path.join(root, 'dist/bundle/stack.mjs');
 
 function compose(image) {
   let text = 'services:\n';

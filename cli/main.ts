@@ -3,6 +3,8 @@
  * stack trace. Commands are imported on demand so `stack config` does not pay for ink.
  */
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { PACKAGE_ROOT } from '../engine/program-files.js';
 import { isUserError, StackError } from '../engine/errors.js';
 import { parseOptions, splitCommand } from './args.js';
 import { commandOptions, GLOBAL_OPTIONS, type Command, type CommandContext } from './command.js';
@@ -138,7 +140,7 @@ function commandList(): { name: string; summary: string }[] {
 }
 
 function printVersion(ctx: Omit<CommandContext, 'global'>): number {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const pkg = JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string };
   ctx.stdout(`stack ${pkg.version}\n`);
   return 0;
 }

@@ -10,12 +10,11 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { bridgeName, hostVethName } from '../engine/network/link-names.js';
 import { makeBusyboxRootfs } from './support/busybox-rootfs.js';
 import { prepareHostForCrun } from './support/host.js';
+import { BIN } from './support/cli-bin.js';
 
-const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../cli/stack.js');
 const PROJECT = `clip${process.pid}`;
 const NETWORK = `${PROJECT}_default`;
 const IMAGE = `${PROJECT}-busybox:1`;

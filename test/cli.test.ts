@@ -4,11 +4,10 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { tmpProject } from './support/tmp-project.js';
+import { BIN } from './support/cli-bin.js';
 
-const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../cli/stack.js');
 
 function stack(cwd: string, ...args: string[]) {
   return stackWithInput(cwd, undefined, ...args);

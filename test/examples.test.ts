@@ -16,9 +16,9 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { bridgeName } from '../engine/network/link-names.js';
 import { prepareHostForCrun } from './support/host.js';
+import { BIN } from './support/cli-bin.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const BIN = path.join(ROOT, 'dist/cli/stack.js');
 let dir: string;
 let env: Record<string, string>;
 

@@ -8,11 +8,10 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { makeBusyboxRootfs } from './support/busybox-rootfs.js';
 import { prepareHostForCrun } from './support/host.js';
+import { BIN } from './support/cli-bin.js';
 
-const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../cli/stack.js');
 let dir: string;
 let env: Record<string, string>;
 

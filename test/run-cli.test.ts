@@ -12,7 +12,6 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { loadProject, type Project } from '../engine/index.js';
 import { ImageStore } from '../engine/image/store/image-store.js';
 import { NetworkManager } from '../engine/network/network-manager.js';
@@ -22,8 +21,8 @@ import { ContainerFactory } from '../engine/runtime/container-factory.js';
 import type { EnginePaths } from '../engine/runtime/paths.js';
 import { makeBusyboxRootfs } from './support/busybox-rootfs.js';
 import { prepareHostForCrun } from './support/host.js';
+import { BIN } from './support/cli-bin.js';
 
-const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../cli/stack.js');
 const PROJECT = `runcli${process.pid}`;
 
 const COMPOSE = `

@@ -13,13 +13,12 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { bridgeName } from '../engine/network/link-names.js';
 import { supervisorPid } from '../engine/supervisor/supervisor-control.js';
 import { makeBusyboxRootfs } from './support/busybox-rootfs.js';
 import { prepareHostForCrun } from './support/host.js';
+import { BIN } from './support/cli-bin.js';
 
-const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../cli/stack.js');
 let dir: string;
 let env: Record<string, string>;
 

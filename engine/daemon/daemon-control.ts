@@ -11,12 +11,13 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { StackError } from '../errors.js';
 import { withFileLock } from '../sys/flock.js';
+import { daemonEntry, isDaemonEntry, type DaemonName } from '../program-files.js';
 import { spawnDaemon } from '../sys/process.js';
 import { readPid, readState, type DaemonState } from './daemon-state.js';
 
 export interface DaemonSpec {
-  /** the entry script, run by this node */
-  main: string;
+  /** which daemon: its entry script is found by program-files.ts */
+  name: DaemonName;
   /** its arguments, which tell this daemon from others of its kind (absolute paths) */
   args: string[];
   pidFile: string;
@@ -52,7 +53,7 @@ export async function ensureDaemon<S extends DaemonState>(d: DaemonSpec): Promis
       if (live !== undefined && loadedSince(current, live, since)) return current;
       if (live !== undefined) hangUp(live);
       const logStart = fileSize(d.logFile);
-      const pid = live ?? spawnDaemon(process.execPath, [d.main, ...d.args], d.logFile);
+      const pid = live ?? spawnDaemon(process.execPath, [daemonEntry(d.name), ...d.args], d.logFile);
       const state = await waitForLoad<S>(d, pid, since);
       if (state) return state;
       // A running daemon that exits instead had found nothing to do before our change:
@@ -125,8 +126,8 @@ function loadedSince<S extends DaemonState>(state: S | undefined, pid: number, s
 /**
  * Whether `pid` is this daemon, alive: a pid file can outlive its process (a crash, a
  * reboot) and name another process by now, which must not get our SIGHUP. A zombie (a
- * daemon we started, not reaped yet) is dead. The entry script is compared by its last two
- * path components, so that a daemon started by another build of stack still counts.
+ * daemon we started, not reaped yet) is dead. Its entry script may be either layout's
+ * (bundled or not) and from another build of stack: it is the same daemon.
  */
 function isDaemon(pid: number, d: DaemonSpec): boolean {
   let argv: string[];
@@ -140,11 +141,7 @@ function isDaemon(pid: number, d: DaemonSpec): boolean {
   // cmdline ends with a NUL: the last element is empty
   const [main, ...args] = argv.slice(-d.args.length - 2, -1);
   const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-  return entry(main ?? '') === entry(d.main) && args.length === d.args.length && args.every((a, i) => a === d.args[i]) && state !== 'Z' && state !== 'X';
-}
-
-function entry(file: string): string {
-  return `${path.basename(path.dirname(file))}/${path.basename(file)}`;
+  return isDaemonEntry(main ?? '', d.name) && args.length === d.args.length && args.every((a, i) => a === d.args[i]) && state !== 'Z' && state !== 'X';
 }
 
 function fileSize(file: string): number {

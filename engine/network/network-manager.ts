@@ -64,6 +64,28 @@ export class NetworkManager {
     this.dns = new DnsPublisher(paths, (name) => this.store.get(name), opts.dnsUpstreams);
   }
 
+  /** DNS updates under way: they overlap the container's creation, and are awaited before it starts */
+  private dnsPending = new Set<Promise<void>>();
+
+  private trackDns(p: Promise<void>): void {
+    // a failure is reported by dnsSettled(); until then it must not count as unhandled
+    p.catch(() => undefined);
+    this.dnsPending.add(p);
+  }
+
+  /**
+   * Waits until the DNS server serves every change made so far (ensure, attach, detach),
+   * and reports a failure to serve one. Callers do this before a container starts, so its
+   * first lookups find their names, and before the process exits.
+   */
+  async dnsSettled(): Promise<void> {
+    const pending = [...this.dnsPending];
+    for (const p of pending) this.dnsPending.delete(p);
+    const results = await Promise.allSettled(pending);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
   get(name: string): NetworkRecord | undefined {
     return this.store.get(name);
   }
@@ -79,7 +101,7 @@ export class NetworkManager {
    */
   async ensure(spec: NetworkSpec): Promise<NetworkRecord> {
     const rec = await this.store.withLock(() => this.ensureLocked(spec));
-    await this.dns.update(rec.name);
+    this.trackDns(this.dns.update(rec.name));
     return rec;
   }
 
@@ -201,6 +223,7 @@ export class NetworkManager {
       return r;
     });
     if (rec) await this.dns.update(rec.name);
+    await this.dnsSettled();
   }
 
   /** A fresh network namespace for a container, with its loopback up. */
@@ -235,7 +258,7 @@ export class NetworkManager {
   async attach(container: string, netns: string, requests: readonly EndpointRequest[]): Promise<Attachment[]> {
     if (requests.length === 0) return [];
     const result = await this.store.withLock(() => this.attachLocked(container, netns, requests));
-    await Promise.all(result.map((a) => this.dns.update(a.network)));
+    for (const a of result) this.trackDns(this.dns.update(a.network));
     return result;
   }
 
@@ -354,7 +377,7 @@ export class NetworkManager {
       }
       return touched;
     });
-    await Promise.all(changed.map((rec) => this.dns.update(rec.name)));
+    for (const rec of changed) this.trackDns(this.dns.update(rec.name));
   }
 
   /** Checks that the ports can be published (before anything is created); nothing is held. */

@@ -154,6 +154,8 @@ export class Reconciler {
         await new Execution(this, project, graph, selected, images, p, opts, onEvent).run();
       } finally {
         if (projectRecords(this.containers, project.name).some(supervised)) await this.superviseProject(project.name);
+        // a network made again (after a reboot) with nothing new on it is still served before we exit
+        await this.services.networks.dnsSettled();
       }
       const containers = projectRecords(this.containers, project.name)
         .filter((r) => selected.has(r.labels[LABELS.service] ?? '') && r.labels[LABELS.oneoff] !== 'True')

@@ -80,11 +80,14 @@ export class ServiceContainers {
       });
       created = true;
       const ports = await this.networks.publish(id, service.name, service.ports, attachments[0]!.network, attachments[0]!.ipv4);
+      // the container's names (and the others') are served before it can start and look them up
+      await this.networks.dnsSettled();
       return { record: made.record, attachments, ports, warnings: made.warnings };
     } catch (e) {
       if (created) await this.factory.remove(id, { volumes: true }).catch(() => undefined);
       await this.networks.detach(id).catch(() => undefined);
       this.networks.removeSandbox(id);
+      await this.networks.dnsSettled().catch(() => undefined);
       throw e;
     }
   }
@@ -102,6 +105,7 @@ export class ServiceContainers {
     } catch (e) {
       errors.push(e);
     }
+    await this.networks.dnsSettled().catch((e: unknown) => errors.push(e));
     if (errors.length > 0) throw errors[0];
   }
 

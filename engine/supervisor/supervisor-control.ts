@@ -6,13 +6,11 @@
  * in the run dir once the project is gone (the pid and state files go with the process).
  */
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { daemonPid, ensureDaemon, type DaemonSpec } from '../daemon/daemon-control.js';
 import { Containers } from '../runtime/containers.js';
 import type { EnginePaths } from '../runtime/paths.js';
 import { projectContainers } from './supervisor.js';
 
-const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
 /** a load lists the containers and reads their records */
 const LOAD_TIMEOUT_MS = 5000;
 
@@ -43,7 +41,7 @@ function supervisorDaemon(paths: EnginePaths, project: string): DaemonSpec {
   const runDir = path.resolve(paths.runDir);
   const containers = new Containers({ stateDir, runDir });
   return {
-    main: MAIN,
+    name: 'supervisor',
     args: [project, stateDir, runDir],
     pidFile: supervisorPidFile(paths, project),
     lockFile: path.join(supervisorDir(paths), 'lock'),

@@ -5,9 +5,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import path from 'node:path';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { StackError } from '../errors.js';
+import { DIST, PACKAGE_ROOT } from '../program-files.js';
 import { locate, type PathSegment } from '../load/source-map.js';
 import { suggest } from './suggest.js';
 
@@ -16,16 +17,16 @@ import { suggest } from './suggest.js';
  * into dist/schemas/compose-validator.cjs: compiling at run time would cost every command
  * tens of milliseconds.
  */
-const VALIDATOR_MODULE = '../../schemas/compose-validator.cjs';
+const VALIDATOR_MODULE = path.join(DIST, 'schemas/compose-validator.cjs');
 
 let compiled: ValidateFunction | undefined;
 
 function validator(): ValidateFunction {
-  compiled ??= createRequire(import.meta.url)(VALIDATOR_MODULE) as ValidateFunction;
+  compiled ??= createRequire(VALIDATOR_MODULE)(VALIDATOR_MODULE) as ValidateFunction;
   return compiled;
 }
 
-export const SCHEMA_FILE = fileURLToPath(new URL('../../../schemas/compose.schema.json', import.meta.url));
+export const SCHEMA_FILE = path.join(PACKAGE_ROOT, 'schemas/compose.schema.json');
 
 export function loadSchema(): Record<string, unknown> {
   return JSON.parse(readFileSync(SCHEMA_FILE, 'utf8')) as Record<string, unknown>;

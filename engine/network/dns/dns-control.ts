@@ -6,7 +6,6 @@
  * arguments, its idea of idle (no network config) and the errors its loads report.
  */
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { daemonPid, ensureDaemon, stopDaemonIfIdle, type DaemonSpec } from '../../daemon/daemon-control.js';
 import { StackError } from '../../errors.js';
 import { dnsConfigNetworks } from './dns-records.js';
@@ -19,7 +18,6 @@ export interface DnsServerPaths {
   logFile: string;
 }
 
-const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
 /** a load binds a few sockets and reads a few small files: this is generous */
 const LOAD_TIMEOUT_MS = 5000;
 
@@ -50,7 +48,7 @@ function daemon(paths: DnsServerPaths): DaemonSpec {
   const configDir = path.resolve(paths.configDir);
   const pidFile = path.resolve(paths.pidFile);
   return {
-    main: MAIN,
+    name: 'dns-server',
     args: [configDir, pidFile],
     pidFile,
     lockFile: `${pidFile}.lock`,
