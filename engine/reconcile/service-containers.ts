@@ -85,8 +85,8 @@ export class ServiceContainers {
       return { record: made.record, attachments, ports, warnings: made.warnings };
     } catch (e) {
       if (created) await this.factory.remove(id, { volumes: true }).catch(() => undefined);
-      await this.networks.detach(id).catch(() => undefined);
       this.networks.removeSandbox(id);
+      await this.networks.detach(id, { sandboxGone: true }).catch(() => undefined);
       await this.networks.dnsSettled().catch(() => undefined);
       throw e;
     }
@@ -99,12 +99,14 @@ export class ServiceContainers {
   async remove(id: string, opts: { volumes?: boolean } = {}): Promise<void> {
     const errors: unknown[] = [];
     await this.factory.remove(id, opts).catch((e: unknown) => errors.push(e));
-    await this.networks.detach(id).catch((e: unknown) => errors.push(e));
+    let sandboxGone = false;
     try {
       this.networks.removeSandbox(id);
+      sandboxGone = true;
     } catch (e) {
       errors.push(e);
     }
+    await this.networks.detach(id, { sandboxGone }).catch((e: unknown) => errors.push(e));
     await this.networks.dnsSettled().catch((e: unknown) => errors.push(e));
     if (errors.length > 0) throw errors[0];
   }
