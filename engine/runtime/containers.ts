@@ -540,7 +540,9 @@ export class Containers {
   private async reapMonitor(id: string): Promise<void> {
     const pid = this.monitorPid(id);
     if (!pid) return;
-    for (let i = 0; i < 100 && alive(pid); i++) await sleep(20);
+    // conmon exits moments after the container: poll often at first, then every 20 ms, 2 s in all
+    const deadline = Date.now() + 2000;
+    for (let delay = 1; alive(pid) && Date.now() < deadline; delay = Math.min(delay * 2, 20)) await sleep(delay);
     if (alive(pid)) process.kill(pid, constants.signals.SIGKILL);
   }
 
