@@ -6,17 +6,16 @@
  * a temp dir first: the recipe and the edits write into them.
  */
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { execFileSync, spawnSync } from 'node:child_process';
-import http from 'node:http';
-import net from 'node:net';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { bridgeName } from '../engine/network/link-names.js';
 import { prepareHostForCrun } from './support/host.js';
 import { BIN } from './support/cli-bin.js';
+import { freePort, httpGet } from './support/net-probe.js';
+import { projectLeftovers } from './support/project-leftovers.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 let dir: string;
@@ -42,43 +41,7 @@ interface PsRow {
 
 const ps = (cwd: string) => JSON.parse(ok(stack(cwd, ['ps', '-a', '--format', 'json']), 'ps')) as PsRow[];
 
-function freePort(): Promise<number> {
-  const s = net.createServer();
-  return new Promise((resolve) => s.listen(0, '127.0.0.1', () => {
-    const { port } = s.address() as net.AddressInfo;
-    s.close(() => resolve(port));
-  }));
-}
-
-function httpGet(url: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    http.get(url, { timeout: 5000 }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolve(body));
-    }).on('error', reject);
-  });
-}
-
-/** containers, sandboxes, bridges, monitors and daemons of a project still on the host */
-function leftovers(project: string, networks: string[]): string[] {
-  const out: string[] = [];
-  const containers = path.join(env.STACK_ROOT!, 'containers');
-  if (existsSync(containers)) out.push(...readdirSync(containers).filter((d) => d.startsWith(`${project}-`)));
-  const netns = path.join(env.STACK_RUN!, 'netns');
-  if (existsSync(netns)) out.push(...readdirSync(netns).filter((d) => d.startsWith(`${project}-`)).map((d) => `netns ${d}`));
-  const links = execFileSync('ip', ['-o', 'link', 'show']).toString();
-  for (const n of networks) if (links.includes(bridgeName(n))) out.push(`bridge of ${n}`);
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    try {
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if ((cmd.startsWith('conmon') && cmd.includes(`${project}-`)) || (cmd.includes('supervisor/main.js') && cmd.includes(`\0${project}\0`))) out.push(`process ${pid}: ${cmd.split('\0').slice(0, 3).join(' ')}`);
-    } catch {
-      // gone
-    }
-  }
-  return out;
-}
+const enginePathsOf = () => ({ stateDir: env.STACK_ROOT!, runDir: env.STACK_RUN! });
 
 before(() => {
   prepareHostForCrun();
@@ -123,11 +86,11 @@ describe('examples', () => {
 
     // down keeps the named volume; the count goes on
     ok(stack(cwd, ['down', '-t', '2']), 'down');
-    assert.deepEqual(leftovers('webapikv', ['webapikv_default']), []);
+    assert.deepEqual(projectLeftovers(enginePathsOf(), 'webapikv', ['webapikv_default']), []);
     ok(stack(cwd, ['up', '--wait'], portEnv), 'up again');
     assert.equal((await httpGet(`http://127.0.0.1:${port}/cgi-bin/visit`)).trim(), 'visit number 3');
     ok(stack(cwd, ['down', '-v', '-t', '2']), 'down -v');
-    assert.deepEqual(leftovers('webapikv', ['webapikv_default']), []);
+    assert.deepEqual(projectLeftovers(enginePathsOf(), 'webapikv', ['webapikv_default']), []);
     assert.ok(!existsSync(path.join(env.STACK_ROOT!, 'volumes', 'webapikv_kvdata')), 'down -v kept the volume');
   });
 
@@ -149,7 +112,7 @@ describe('examples', () => {
     assert.match(rebuilt.stderr, /Container site-site-1 {2}Started/);
     assert.match(await httpGet(`http://127.0.0.1:${port}/hello.html`), /<h1>Hello again<\/h1>/);
     ok(stack(cwd, ['down', '-v', '-t', '2']), 'down');
-    assert.deepEqual(leftovers('site', ['site_default']), []);
+    assert.deepEqual(projectLeftovers(enginePathsOf(), 'site', ['site_default']), []);
   });
 
   test('ci-tests: the tests decide the exit code', () => {
@@ -162,6 +125,6 @@ describe('examples', () => {
     assert.equal(fail.code, 1, fail.stdout + fail.stderr);
     assert.match(fail.stdout, /tests-1 +\| FAIL greets by name: expected 'something else', got 'hello, world'/);
     ok(stack(cwd, ['down', '-t', '2']), 'down');
-    assert.deepEqual(leftovers('citests', ['citests_default']), []);
+    assert.deepEqual(projectLeftovers(enginePathsOf(), 'citests', ['citests_default']), []);
   });
 });

@@ -9,8 +9,6 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import dgram from 'node:dgram';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -25,6 +23,7 @@ import { ContainerFactory, type ImageRef } from '../engine/runtime/container-fac
 import type { EnginePaths } from '../engine/runtime/paths.js';
 import { makeBusyboxRootfs } from './support/busybox-rootfs.js';
 import { testRuntimes } from './support/host.js';
+import { freePort, httpGet } from './support/net-probe.js';
 
 const compose = (port: number) => `
 services:
@@ -95,24 +94,6 @@ function fakeUpstream(): Promise<{ port: number; queries: string[]; close(): voi
     sock.send(answer, rinfo.port, rinfo.address);
   });
   return new Promise((resolve) => sock.bind(0, '127.0.0.1', () => resolve({ port: sock.address().port, queries, close: () => sock.close() })));
-}
-
-function freePort(): Promise<number> {
-  const s = net.createServer();
-  return new Promise((resolve) => s.listen(0, '127.0.0.1', () => {
-    const { port } = s.address() as net.AddressInfo;
-    s.close(() => resolve(port));
-  }));
-}
-
-function httpGet(url: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    http.get(url, { timeout: 5000 }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolve(body));
-    }).on('error', reject);
-  });
 }
 
 const runtime = testRuntimes()[0]!;

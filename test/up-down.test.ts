@@ -8,16 +8,15 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { bridgeName } from '../engine/network/link-names.js';
 import { supervisorPid } from '../engine/supervisor/supervisor-control.js';
 import { makeBusyboxRootfs } from './support/busybox-rootfs.js';
 import { prepareHostForCrun } from './support/host.js';
 import { BIN } from './support/cli-bin.js';
+import { freePort, httpGet } from './support/net-probe.js';
+import { projectLeftovers } from './support/project-leftovers.js';
 
 let dir: string;
 let env: Record<string, string>;
@@ -65,44 +64,7 @@ function ps(cwd: string): PsRow[] {
   return JSON.parse(r.stdout) as PsRow[];
 }
 
-function freePort(): Promise<number> {
-  const s = net.createServer();
-  return new Promise((resolve) => s.listen(0, '127.0.0.1', () => {
-    const { port } = s.address() as net.AddressInfo;
-    s.close(() => resolve(port));
-  }));
-}
-
-function httpGet(url: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    http.get(url, { timeout: 5000 }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolve(body));
-    }).on('error', reject);
-  });
-}
-
-/** what a project leaves on the host: container state, netns files, its bridges, conmon processes */
-function leftovers(projectName: string, networks: string[]): string[] {
-  const out: string[] = [];
-  const containersDir = path.join(env.STACK_ROOT!, 'containers');
-  if (existsSync(containersDir)) out.push(...readdirSync(containersDir).filter((d) => d.startsWith(`${projectName}-`)).map((d) => `container ${d}`));
-  const netns = path.join(env.STACK_RUN!, 'netns');
-  if (existsSync(netns)) out.push(...readdirSync(netns).filter((d) => d.startsWith(`${projectName}-`)).map((d) => `netns ${d}`));
-  const links = execFileSync('ip', ['-o', 'link', 'show']).toString();
-  for (const n of networks) if (links.includes(bridgeName(n))) out.push(`bridge of ${n}`);
-  if (readFileSync('/proc/self/mountinfo', 'utf8').includes(path.join(env.STACK_ROOT!, 'containers', `${projectName}-`))) out.push('mounts');
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    try {
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (cmd.startsWith('conmon') && cmd.includes(`${projectName}-`)) out.push(`conmon ${pid}`);
-    } catch {
-      // gone
-    }
-  }
-  return out;
-}
+const enginePathsOf = () => ({ stateDir: env.STACK_ROOT!, runDir: env.STACK_RUN! });
 
 before(() => {
   prepareHostForCrun();
@@ -177,7 +139,7 @@ volumes:
     const down = stack(p, 'down', '-v', '-t', '1');
     assert.equal(down.code, 0, down.stderr);
     assert.deepEqual(ps(p), []);
-    assert.deepEqual(leftovers('upweb', ['upweb_default']), []);
+    assert.deepEqual(projectLeftovers(enginePathsOf(), 'upweb', ['upweb_default']), []);
     assert.ok(!existsSync(path.join(env.STACK_ROOT!, 'volumes', 'upweb_data')), 'the named volume survived down -v');
     assert.ok(!existsSync(path.join(env.STACK_ROOT!, 'networks', 'upweb_default.json')));
   });
@@ -207,7 +169,7 @@ services:
     const rows = ps(p);
     assert.deepEqual(rows.map((r) => r.Name).sort(), ['upfail-broken-1', 'upfail-ok-1'], 'needs was created, or the others removed');
     assert.equal(stack(p, 'down', '-t', '0').code, 0);
-    assert.deepEqual(leftovers('upfail', ['upfail_default']), []);
+    assert.deepEqual(projectLeftovers(enginePathsOf(), 'upfail', ['upfail_default']), []);
   });
 
   test('a missing image is an error before anything is made', () => {
@@ -216,7 +178,7 @@ services:
     assert.equal(up.code, 1);
     assert.match(up.stderr, /image nothing-here:1 is not in the local store/);
     assert.match(up.stderr, /hint: /);
-    assert.deepEqual(leftovers('upnoimg', ['upnoimg_default']), []);
+    assert.deepEqual(projectLeftovers(enginePathsOf(), 'upnoimg', ['upnoimg_default']), []);
   });
 
   test('two concurrent ups of one project serialise: one set of containers, both succeed', async () => {
@@ -226,7 +188,7 @@ services:
     assert.equal(two.code, 0, two.stderr);
     assert.deepEqual(ps(p).map((r) => [r.Name, r.State]), [['upboth-a-1', 'running'], ['upboth-b-1', 'running']]);
     assert.equal(stack(p, 'down', '-t', '0').code, 0);
-    assert.deepEqual(leftovers('upboth', ['upboth_default']), []);
+    assert.deepEqual(projectLeftovers(enginePathsOf(), 'upboth', ['upboth_default']), []);
   });
 
   test('attached: prefixed output, --exit-code-from returns that service\'s code and stops the rest', () => {
@@ -247,7 +209,7 @@ services:
     assert.match(up.stdout, /^svc-1  \| svc up$/m);
     assert.ok(ps(p).every((r) => r.State === 'exited'), 'svc kept running');
     assert.equal(stack(p, 'down').code, 0);
-    assert.deepEqual(leftovers('upatt', ['upatt_default']), []);
+    assert.deepEqual(projectLeftovers(enginePathsOf(), 'upatt', ['upatt_default']), []);
   });
 
   test('service_healthy waits for the healthcheck; up --wait returns once everything is healthy; a crash is restarted', async () => {
@@ -283,7 +245,7 @@ services:
     // the supervisor applies on-failure:2: three runs in all
     await waitFor(() => readLog('uphealth-flaky-1').split('\n').filter((l) => l === 'run').length === 3, 15_000);
     assert.equal(stack(p, 'down', '-t', '1').code, 0);
-    assert.deepEqual(leftovers('uphealth', ['uphealth_default']), []);
+    assert.deepEqual(projectLeftovers(enginePathsOf(), 'uphealth', ['uphealth_default']), []);
   });
 
   test('kill -9 of the supervisor, then a crash: nothing restarts it, and the next up converges', async () => {
@@ -305,7 +267,7 @@ services:
     assert.ok(second !== undefined && second !== first, 'the supervisor was not started again');
     assert.equal(stack(p, 'down', '-t', '1').code, 0);
     await waitFor(() => supervisorPid(paths, 'upfault') === undefined);
-    assert.deepEqual(leftovers('upfault', ['upfault_default']), []);
+    assert.deepEqual(projectLeftovers(enginePathsOf(), 'upfault', ['upfault_default']), []);
   });
 
   test('Ctrl-C during up: exit 130, the waiting service is not created, the started one runs on', async () => {
@@ -342,7 +304,7 @@ services:
     assert.match(stderr, /error: interrupted/);
     assert.deepEqual(ps(p).map((r) => [r.Name, r.State]), [['upint-db-1', 'running']]);
     assert.equal(stack(p, 'down', '-t', '1').code, 0);
-    assert.deepEqual(leftovers('upint', ['upint_default']), []);
+    assert.deepEqual(projectLeftovers(enginePathsOf(), 'upint', ['upint_default']), []);
   });
 
   test('--scale runs replicas, all answering to the service name', () => {
@@ -353,7 +315,7 @@ services:
     const down = stack(p, 'up', '-d', '--scale', 'w=1', '--dry-run');
     assert.match(down.stdout, /remove {3}upscale-w-3 \(scaled down\)/);
     assert.equal(stack(p, 'down', '-t', '0').code, 0);
-    assert.deepEqual(leftovers('upscale', ['upscale_default']), []);
+    assert.deepEqual(projectLeftovers(enginePathsOf(), 'upscale', ['upscale_default']), []);
   });
 });
 
