@@ -8,7 +8,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import { StackError } from '../errors.js';
 import type { Port } from '../model/types.js';
-import type { PortMapping } from './firewall/firewall.js';
+import type { PortMapping, PublishedPort } from './firewall/firewall.js';
 import { parseIpv4 } from './ipam.js';
 
 export interface HostBinding {
@@ -16,11 +16,6 @@ export interface HostBinding {
   hostPort: number;
   containerPort: number;
   protocol: 'tcp' | 'udp';
-}
-
-export interface PublishedPort extends HostBinding {
-  /** who holds it: a container id */
-  owner: string;
 }
 
 /**
