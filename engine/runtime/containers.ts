@@ -319,11 +319,30 @@ export class Containers {
   async status(id: string): Promise<ContainerStatus> {
     const rec = this.record(id);
     if (this.exitStatus(id)) return 'exited';
+    if (this.startedAndAlive(id)) return 'running';
     const st = await this.runtimeOf(rec).state(id);
     if (!st) return 'unknown';
     if (st.status === 'created') return 'created';
     if (st.status === 'running' || st.status === 'paused') return 'running';
     return 'exited';
+  }
+
+  /**
+   * Running, as far as files tell without asking the runtime (a process each time, which
+   * `ps` and `down` would pay per container): no exit file, the init named by the pid file
+   * alive, and a start recorded after that pid file was written (so the init is not a
+   * created one still waiting for its start).
+   */
+  private startedAndAlive(id: string): boolean {
+    const pid = this.pid(id);
+    if (pid === undefined || !alive(pid)) return false;
+    const startedAt = readRunState(this.paths, id).startedAt;
+    if (startedAt === undefined) return false;
+    try {
+      return statSync(path.join(containerDirs(this.paths, id).run, 'pidfile')).mtimeMs <= Date.parse(startedAt);
+    } catch {
+      return false;
+    }
   }
 
   /** The host pid of the container's init, while it runs. */
