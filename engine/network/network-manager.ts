@@ -100,10 +100,20 @@ export class NetworkManager {
    * cleared the kernel's side) is made again with the same subnet.
    */
   async ensure(spec: NetworkSpec): Promise<NetworkRecord> {
+    // each container of `up` asks again for its networks: once per command is enough
+    const known = this.ensured.get(spec.name);
+    if (known && known.configHash === specHash(spec)) {
+      const rec = this.store.get(spec.name);
+      if (rec) return rec;
+    }
     const rec = await this.store.withLock(() => this.ensureLocked(spec));
+    this.ensured.set(rec.name, rec);
     this.trackDns(this.dns.update(rec.name));
     return rec;
   }
+
+  /** networks this process made sure of, by name */
+  private readonly ensured = new Map<string, NetworkRecord>();
 
   private ensureLocked(spec: NetworkSpec): NetworkRecord {
     const existing = this.store.get(spec.name);
@@ -222,6 +232,7 @@ export class NetworkManager {
       }
       return r;
     });
+    this.ensured.delete(name);
     if (rec) await this.dns.update(rec.name);
     await this.dnsSettled();
   }
