@@ -181,6 +181,31 @@ services:
     assert.deepEqual(projectLeftovers(enginePathsOf(), 'upnoimg', ['upnoimg_default']), []);
   });
 
+  test('a network that cannot be made (its subnet is taken) leaves none of the networks made before it', () => {
+    const p = project('upnet', `
+name: upnet
+services:
+  a:
+    image: busybox:local
+    command: ["true"]
+    networks: [first, second]
+networks:
+  first:
+    ipam:
+      config:
+        - subnet: 10.213.0.0/16
+  second:
+    ipam:
+      config:
+        - subnet: 10.213.5.0/24
+`);
+    const up = stack(p, 'up', '-d');
+    assert.equal(up.code, 1);
+    assert.match(up.stderr, /error: network upnet_second: subnet 10.213.5.0\/24 overlaps network upnet_first/);
+    assert.deepEqual(projectLeftovers(enginePathsOf(), 'upnet', ['upnet_first', 'upnet_second']), []);
+    assert.ok(!existsSync(path.join(env.STACK_ROOT!, 'networks', 'upnet_first.json')), 'the first network was left');
+  });
+
   test('two concurrent ups of one project serialise: one set of containers, both succeed', async () => {
     const p = project('upboth', 'name: upboth\nservices:\n  a:\n    image: busybox:local\n    init: true\n    command: ["sleep", "600"]\n  b:\n    image: busybox:local\n    init: true\n    command: ["sleep", "600"]\n');
     const [one, two] = await Promise.all([stackAsync(p, 'up', '-d'), stackAsync(p, 'up', '-d')]);

@@ -169,6 +169,10 @@ export class NetworkManager {
     if (spec.subnet !== undefined) {
       const s = parseCidr(spec.subnet);
       if (!s) throw new StackError(`${where}: subnet "${spec.subnet}" is not an IPv4 CIDR`, { hint: 'write it like 172.28.0.0/16' });
+      const special = SPECIAL_RANGES.find((r) => overlaps(parseCidr(r.cidr)!, s));
+      if (special) {
+        throw new StackError(`${where}: subnet ${spec.subnet} is in the ${special.what} range ${special.cidr}`, { hint: 'use a private range such as 172.16.0.0/12, 192.168.0.0/16 or 10.0.0.0/8' });
+      }
       const clash = taken.find((t) => overlaps(t.cidr, s));
       if (clash) {
         throw new StackError(`${where}: subnet ${spec.subnet} overlaps ${clash.what}`, { kind: 'conflict', hint: 'choose another subnet, or leave ipam out to get a free one' });
@@ -446,6 +450,15 @@ function hostRoutes(nl: Rtnetlink): Cidr[] {
     .map((r) => parseCidr(`${r.dst}/${r.dstLen}`))
     .filter((c): c is Cidr => c !== undefined);
 }
+
+/** ranges a bridge's subnet must not take: traffic there never reaches a bridge */
+const SPECIAL_RANGES = [
+  { cidr: '0.0.0.0/8', what: '"this network"' },
+  { cidr: '127.0.0.0/8', what: 'loopback' },
+  { cidr: '169.254.0.0/16', what: 'link-local' },
+  { cidr: '224.0.0.0/4', what: 'multicast' },
+  { cidr: '240.0.0.0/4', what: 'reserved' },
+];
 
 /** how long the kernel gets to drop a removed sandbox's veths before they are deleted one by one */
 const VETH_GONE_MS = 2000;

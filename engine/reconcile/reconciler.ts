@@ -150,13 +150,17 @@ export class Reconciler {
       const nameOf = (service: string, n: number) => ContainerFactory.containerName(project.name, project.services[service]!, n);
       const lines = describePlan(p, nameOf);
       if (opts.dryRun) return { plan: p, lines, containers: [] };
+      let failure: unknown;
+      await new Execution(this, project, graph, selected, images, p, opts, onEvent).run().catch((e: unknown) => (failure = e));
+      // whatever failed, what runs now is supervised, and a network made again (after a
+      // reboot) with nothing new on it is still served before we exit; the first error wins
       try {
-        await new Execution(this, project, graph, selected, images, p, opts, onEvent).run();
-      } finally {
         if (projectRecords(this.containers, project.name).some(supervised)) await this.superviseProject(project.name);
-        // a network made again (after a reboot) with nothing new on it is still served before we exit
         await this.services.networks.dnsSettled();
+      } catch (e) {
+        failure ??= e;
       }
+      if (failure !== undefined) throw failure;
       const containers = projectRecords(this.containers, project.name)
         .filter((r) => selected.has(r.labels[LABELS.service] ?? '') && r.labels[LABELS.oneoff] !== 'True')
         .map((r) => r.id)
@@ -440,7 +444,13 @@ class Execution {
   }
 
   async run(): Promise<void> {
-    await this.ensureNetworks();
+    try {
+      await this.ensureNetworks();
+    } catch (e) {
+      // a network refused after others were made: none of this run's stays
+      await this.rollback();
+      throw e;
+    }
     for (const a of this.p.orphans) {
       if ('id' in a) await this.r.services.remove(a.id);
       this.onEvent({ kind: 'container', service: a.service, id: 'id' in a ? a.id : '', phase: 'removed' });
