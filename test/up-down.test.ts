@@ -206,6 +206,19 @@ networks:
     assert.ok(!existsSync(path.join(env.STACK_ROOT!, 'networks', 'upnet_first.json')), 'the first network was left');
   });
 
+  test('in a terminal, ink draws the progress: its last frame has every step done', () => {
+    const p = project('uptty', 'name: uptty\nservices:\n  a:\n    image: busybox:local\n    command: ["true"]\n  b:\n    image: busybox:local\n    command: ["true"]\n    depends_on: [a]\n');
+    // script(1) gives the command a terminal; its size must be set, or ink wraps at one column
+    const r = spawnSync('script', ['-qec', `stty cols 120 rows 40; ${process.execPath} ${BIN} up -d`, '/dev/null'], { cwd: p, env, encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, r.stdout);
+    const screen = r.stdout.replace(/\x1b\[[0-9;?]*[a-zA-Z]/g, '');
+    assert.match(screen, /✔ Network uptty_default +Created/);
+    assert.match(screen, /✔ Container uptty-a-1 +Started \d+\.\ds/);
+    assert.match(screen, /✔ Container uptty-b-1 +Started \d+\.\ds/);
+    assert.doesNotMatch(screen, /✘/, 'a step failed');
+    assert.equal(stack(p, 'down').code, 0);
+  });
+
   test('two concurrent ups of one project serialise: one set of containers, both succeed', async () => {
     const p = project('upboth', 'name: upboth\nservices:\n  a:\n    image: busybox:local\n    init: true\n    command: ["sleep", "600"]\n  b:\n    image: busybox:local\n    init: true\n    command: ["sleep", "600"]\n');
     const [one, two] = await Promise.all([stackAsync(p, 'up', '-d'), stackAsync(p, 'up', '-d')]);

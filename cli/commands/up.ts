@@ -48,7 +48,7 @@ export const upCommand: Command = {
     const upOptions: UpOptions = {
       services,
       ...(options['no-deps'] && { noDeps: true }),
-      build: options.build ? 'always' : options['no-build'] ? 'never' : 'missing',
+      ...(options.build ? { build: 'always' as const } : options['no-build'] ? { build: 'never' as const } : {}),
       ...(options['force-recreate'] && { forceRecreate: true }),
       ...(options['no-recreate'] && { noRecreate: true }),
       ...(options['remove-orphans'] && { removeOrphans: true }),

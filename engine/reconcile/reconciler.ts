@@ -177,8 +177,14 @@ export class Reconciler {
     // builds one at a time: each build already runs its independent stages in parallel
     for (const name of [...selected].sort()) {
       const service = project.services[name]!;
+      const policy = service.pull_policy;
+      if ((policy === 'always' || policy === 'daily' || policy === 'weekly' || policy?.startsWith('every_')) && !service.build) {
+        onEvent({ kind: 'warning', text: `service "${name}": pull_policy ${policy}: pulling from registries is not supported yet; the local image is used` });
+      }
+      // compose's pull_policy: build builds every time; --build / --no-build on the command line win
+      const build = opts.dryRun ? 'never' : opts.build ?? (policy === 'build' && service.build ? 'always' : 'missing');
       const image = await resolveServiceImage(this.images, project, service, {
-        build: opts.dryRun ? 'never' : opts.build ?? 'missing',
+        build,
         builder: async () => {
           onEvent({ kind: 'service', service: name, phase: 'building' });
           return makeBuilder();
