@@ -106,6 +106,7 @@ describe('network specs from the model', () => {
           ipam: { config: [{ subnet: 'fd00::/64' }, { subnet: '172.30.0.0/24', gateway: '172.30.0.254' }] },
           driver_opts: { 'com.docker.network.driver.mtu': '1400', 'com.docker.network.bridge.name': 'br-back', 'com.docker.network.bridge.enable_icc': 'true' },
         },
+        v6: { name: 'app_v6', enable_ipv6: true },
       }),
       'back',
     );
@@ -115,8 +116,9 @@ describe('network specs from the model', () => {
     assert.equal(spec.gateway, '172.30.0.254');
     assert.equal(spec.mtu, 1400);
     assert.equal(spec.bridgeName, 'br-back');
-    assert.deepEqual(spec.ignored, ['com.docker.network.bridge.enable_icc']);
+    assert.deepEqual(spec.warnings, ['network back: driver option com.docker.network.bridge.enable_icc is not supported and ignored']);
     assert.deepEqual(spec.labels, { 'com.docker.compose.project': 'app', 'com.docker.compose.network': 'back' });
+    assert.match(networkSpec(project({ v6: { name: 'app_v6', enable_ipv6: true } }), 'v6').warnings[0]!, /enable_ipv6 is not supported yet/);
   });
 
   test('the hash changes with what makes the network, not with labels', () => {

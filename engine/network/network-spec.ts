@@ -23,8 +23,8 @@ export interface NetworkSpec {
   /** com.docker.network.bridge.host_binding_ipv4 */
   hostBinding?: string;
   labels: Record<string, string>;
-  /** options we accept but do not act on, for a warning */
-  ignored: string[];
+  /** what the stack file asks that the network does not do, one sentence each, for warnings */
+  warnings: string[];
 }
 
 const BRIDGE_NAME = 'com.docker.network.bridge.name';
@@ -79,7 +79,12 @@ export function networkSpec(project: Project, key: string): NetworkSpec {
     ...(mtu !== undefined && { mtu }),
     ...(opts[HOST_BINDING] !== undefined && { hostBinding: opts[HOST_BINDING] }),
     labels: { ...net?.labels, 'com.docker.compose.project': project.name, 'com.docker.compose.network': key },
-    ignored: Object.keys(opts).filter((k) => k !== MTU && k !== BRIDGE_NAME && k !== HOST_BINDING),
+    warnings: [
+      ...Object.keys(opts)
+        .filter((k) => k !== MTU && k !== BRIDGE_NAME && k !== HOST_BINDING)
+        .map((k) => `network ${key}: driver option ${k} is not supported and ignored`),
+      ...(net?.enable_ipv6 ? [`network ${key}: enable_ipv6 is not supported yet; the network has IPv4 only`] : []),
+    ],
   };
 }
 

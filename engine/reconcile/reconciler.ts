@@ -481,7 +481,7 @@ class Execution {
       const spec = networkSpec(this.project, key);
       await this.r.services.networks.ensure(spec);
       if (!this.networksBefore.has(spec.name)) this.onEvent({ kind: 'network', name: spec.name, phase: 'created' });
-      for (const o of spec.ignored) this.onEvent({ kind: 'warning', text: `network ${key}: driver option ${o} is not supported and ignored` });
+      for (const text of spec.warnings) this.onEvent({ kind: 'warning', text });
     }
   }
 
