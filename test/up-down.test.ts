@@ -225,6 +225,12 @@ networks:
     assert.equal(one.code, 0, one.stderr);
     assert.equal(two.code, 0, two.stderr);
     assert.deepEqual(ps(p).map((r) => [r.Name, r.State]), [['upboth-a-1', 'running'], ['upboth-b-1', 'running']]);
+    // the image the containers run from cannot go from under them
+    const rm = stack(p, 'image', 'rm', 'busybox:local');
+    assert.equal(rm.code, 1);
+    assert.match(rm.stderr, /unable to remove image busybox:local: it is being used by container upboth-[ab]-1/);
+    assert.equal(stack(p, 'image', 'prune', '--all').code, 0);
+    assert.match(stack(p, 'images').stdout, /^busybox +local /m);
     assert.equal(stack(p, 'down', '-t', '0').code, 0);
     assert.deepEqual(projectLeftovers(enginePathsOf(), 'upboth', ['upboth_default']), []);
   });

@@ -7,6 +7,9 @@ import { StackError } from '../../engine/errors.js';
 import { Builder } from '../../engine/image/build/builder.js';
 import { familiarName } from '../../engine/image/store/reference.js';
 import { ImageStore, type StoredImage } from '../../engine/image/store/image-store.js';
+import { imagesInUse } from '../../engine/reconcile/project-containers.js';
+import { Containers } from '../../engine/runtime/containers.js';
+import { enginePaths } from '../../engine/runtime/paths.js';
 import type { Command, CommandContext, OptionValues } from '../command.js';
 import { keyValues } from '../options.js';
 import { plainBuildProgress } from '../render/build-progress.js';
@@ -104,8 +107,9 @@ const SUBCOMMAND_RUN: Record<(typeof SUBCOMMANDS)[number], Sub> = {
     if (args.length === 0) throw usage('stack image rm [--force] IMAGE...');
     // layers the build cache points at stay, as docker keeps its build cache apart from images
     const keep = new Builder(store).cache.references();
+    const used = imagesInUse(new Containers(enginePaths(ctx.env)));
     for (const ref of args) {
-      const { untagged, deleted } = await store.remove(ref, { force: options.force === true, keep });
+      const { untagged, deleted } = await store.remove(ref, { force: options.force === true, keep, inUse: (id) => used.get(id) });
       for (const u of untagged) ctx.stdout(`Untagged: ${familiarName(u)}\n`);
       for (const d of deleted) ctx.stdout(`Deleted: ${d}\n`);
     }
@@ -114,7 +118,8 @@ const SUBCOMMAND_RUN: Record<(typeof SUBCOMMANDS)[number], Sub> = {
   async prune(ctx, options, _args, store) {
     const cache = new Builder(store).cache;
     if (options['build-cache'] === true) ctx.stdout(`Dropped ${cache.clear()} build cache records\n`);
-    const keep = cache.references();
+    // what containers run from stays, as the build cache's layers do
+    const keep = [...cache.references(), ...imagesInUse(new Containers(enginePaths(ctx.env))).keys()];
     const { deleted, reclaimedBytes } = await store.prune({ all: options.all === true, keep });
     for (const d of deleted) ctx.stdout(`Deleted: ${d}\n`);
     ctx.stdout(`Total reclaimed space: ${formatSize(reclaimedBytes)}\n`);

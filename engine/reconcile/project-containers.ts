@@ -48,3 +48,13 @@ export async function observe(containers: Containers, project: string): Promise<
     }),
   );
 }
+
+/** Images containers were made from (compose's image label), each with a container using it. */
+export function imagesInUse(containers: Containers): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const rec of projectRecords(containers)) {
+    const image = rec.labels[LABELS.image];
+    if (image !== undefined && !out.has(image)) out.set(image, rec.name);
+  }
+  return out;
+}
