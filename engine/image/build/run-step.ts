@@ -13,6 +13,7 @@ import { StackError, type Location } from '../../errors.js';
 import { emptyService, type Project, type Service } from '../../model/types.js';
 import type { ContainerFactory } from '../../runtime/container-factory.js';
 import type { OciSpec } from '../../runtime/oci-spec.js';
+import { followLog } from '../../runtime/log-follow.js';
 import { containerDirs, type EnginePaths } from '../../runtime/paths.js';
 import type { ImageConfig } from '../../runtime/spec/image-config.js';
 
@@ -67,10 +68,17 @@ export async function runStep(req: RunStepRequest): Promise<void> {
     await req.factory.create({ project: BUILD_PROJECT, service, image: { layers: req.layers, config }, number: 1, network: { kind: req.network } });
     created = true;
     const spec = JSON.parse(readFileSync(path.join(containerDirs(req.paths, name).bundle, 'config.json'), 'utf8')) as OciSpec;
+    // the command's output is shown as it runs: a long step is not a silent one
+    const lines: string[] = [];
+    const done = new AbortController();
+    const following = followLog(containerDirs(req.paths, name).log, (l) => {
+      lines.push(l.text);
+      req.onOutput?.(l.text);
+    }, { signal: done.signal, pollMs: 100 });
     await containers.start(name);
     const status = await containers.wait(name);
-    const lines = containers.logs(name).map((l) => l.text);
-    for (const line of lines) req.onOutput?.(line);
+    done.abort();
+    await following;
     if (!status || status.code !== 0) {
       const tail = lines.slice(-5).join('\n  ');
       throw new StackError(`${req.instruction}: the command exited with code ${status?.code ?? 'unknown'}${status?.oomKilled ? ' (killed: out of memory)' : ''}`, {
