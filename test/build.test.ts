@@ -16,6 +16,7 @@ import type { EnginePaths } from '../engine/runtime/paths.js';
 import { mountOverlay, readMountinfo, unmount } from '../engine/sys/mounts.js';
 import { makeBusyboxRootfs } from './support/busybox-rootfs.js';
 import { prepareHostForCrun } from './support/host.js';
+import { gunzipSync, gzipSync } from 'node:zlib';
 
 let dir: string;
 let paths: EnginePaths;
@@ -220,13 +221,20 @@ RUN echo other > /other
   });
 
   test('ADD unpacks a local tar; heredocs work for RUN and COPY', async () => {
-    const ctx = project({ Dockerfile: 'FROM busybox:test\nADD bundle.tar /opt/\nRUN <<EOF\necho from heredoc > /h.txt\nEOF\nCOPY <<EOT /etc/motd\nhi there\nEOT\n' });
+    const ctx = project({
+      Dockerfile: 'FROM busybox:test\nADD bundle.tar /opt/\nADD zipped.tgz /zipped/\nADD notes.gz /plain/\nRUN <<EOF\necho from heredoc > /h.txt\nEOF\nCOPY <<EOT /etc/motd\nhi there\nEOT\n',
+    });
     const src = mkdtempSync(path.join(dir, 'tarsrc-'));
     writeFileSync(path.join(src, 'inside.txt'), 'packed\n');
     execFileSync('tar', ['-C', src, '-cf', path.join(ctx, 'bundle.tar'), 'inside.txt']);
+    execFileSync('tar', ['-C', src, '-czf', path.join(ctx, 'zipped.tgz'), 'inside.txt']);
+    // a gzip that holds no tar is a file like any other, copied as it is (docker's rule)
+    writeFileSync(path.join(ctx, 'notes.gz'), gzipSync('just notes\n'));
     const { image } = await build(ctx);
     withRootfs(image, (root) => {
       assert.equal(readFileSync(path.join(root, 'opt/inside.txt'), 'utf8'), 'packed\n');
+      assert.equal(readFileSync(path.join(root, 'zipped/inside.txt'), 'utf8'), 'packed\n');
+      assert.equal(gunzipSync(readFileSync(path.join(root, 'plain/notes.gz'))).toString(), 'just notes\n');
       assert.equal(readFileSync(path.join(root, 'h.txt'), 'utf8'), 'from heredoc\n');
       assert.equal(readFileSync(path.join(root, 'etc/motd'), 'utf8'), 'hi there\n');
     });

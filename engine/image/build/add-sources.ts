@@ -5,6 +5,7 @@
  */
 import { closeSync, lstatSync, openSync, readSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { constants as zlibConstants, gunzipSync } from 'node:zlib';
 import { StackError, type Location } from '../../errors.js';
 import type { ContextSource } from './build-context.js';
 
@@ -30,15 +31,38 @@ export async function fetchToFile(url: string, dir: string, where: { location: L
   return { rel: name, hostPath: file, stats: lstatSync(file) };
 }
 
-/** gzip, or an uncompressed tar (the ustar magic at offset 257). */
+/**
+ * A tar, plain or gzip-compressed, as docker decides it: by content. A gzip file that does
+ * not hold a tar (a compressed log, say) is not an archive and is copied as it is. bzip2
+ * and xz archives are not recognised yet (Node has no decoder for them): they are copied.
+ */
 export function isArchive(file: string): boolean {
-  const buf = Buffer.alloc(262);
+  const buf = Buffer.alloc(64 * 1024);
   const fd = openSync(file, 'r');
+  let head: Buffer;
   try {
-    const n = readSync(fd, buf, 0, buf.length, 0);
-    if (n >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) return true;
-    return n >= 262 && buf.subarray(257, 262).toString('latin1') === 'ustar';
+    head = buf.subarray(0, readSync(fd, buf, 0, buf.length, 0));
   } finally {
     closeSync(fd);
   }
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) {
+    try {
+      // the first blocks are enough to see a tar header: a sync flush takes a truncated stream
+      head = gunzipSync(head, { finishFlush: zlibConstants.Z_SYNC_FLUSH });
+    } catch {
+      return false;
+    }
+  }
+  return isTarHeader(head);
+}
+
+/** A tar header block: the ustar magic, or (old v7 tars) a checksum that adds up. */
+function isTarHeader(block: Buffer): boolean {
+  if (block.length < 512) return false;
+  if (block.subarray(257, 262).toString('latin1') === 'ustar') return true;
+  const stored = parseInt(block.subarray(148, 156).toString('latin1').replace(/\0.*$/s, '').trim(), 8);
+  if (!Number.isFinite(stored)) return false;
+  let sum = 0;
+  for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 0x20 : block[i]!;
+  return sum === stored && block[0] !== 0;
 }
