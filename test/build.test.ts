@@ -240,6 +240,17 @@ RUN echo other > /other
     });
   });
 
+  test('COPY of a file and a heredoc is a copy of several sources: into a directory, which the destination must name', async () => {
+    const ctx = project({ Dockerfile: 'FROM busybox:test\nCOPY a.txt <<extra.txt /both/\nfrom the heredoc\nextra.txt\n', 'a.txt': 'from a file\n' });
+    const { image } = await build(ctx);
+    withRootfs(image, (root) => {
+      assert.equal(readFileSync(path.join(root, 'both/a.txt'), 'utf8'), 'from a file\n');
+      assert.equal(readFileSync(path.join(root, 'both/extra.txt'), 'utf8'), 'from the heredoc\n');
+    });
+    const bad = project({ Dockerfile: 'FROM busybox:test\nCOPY a.txt <<extra.txt /both\nfrom the heredoc\nextra.txt\n', 'a.txt': 'x\n' });
+    await assert.rejects(build(bad), (e: unknown) => e instanceof StackError && e.location?.line === 2);
+  });
+
   test('a missing base image is a clear error at the FROM line', async () => {
     const ctx = project({ Dockerfile: '# base\nFROM nosuch/image:1\n' });
     await assert.rejects(build(ctx), (e: unknown) => {

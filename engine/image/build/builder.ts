@@ -372,7 +372,7 @@ class BuildRun {
       const checksum = inputs.map((i) => i.ctx.checksum([i.source])).join(',');
       const createdBy = `${instr.kind} ${instr.chown ? `--chown=${instr.chown} ` : ''}${instr.chmod ? `--chmod=${instr.chmod} ` : ''}${instr.sources.join(' ')} ${dest}`;
       const key = stepKey(state.key, createdBy, from.id, checksum);
-      const multiple = instr.sources.length > 1 || instr.heredocs.length > 1 || instr.sources.some((s) => /[*?[]/.test(s));
+      const multiple = instr.sources.length + instr.heredocs.length > 1 || instr.sources.some((s) => /[*?[]/.test(s));
       return await this.layerStep(next, key, createdBy, label, async (root) => {
         const ids = instr.chown ? resolveUser(root, { user: instr.chown, service: 'build' }) : { uid: 0, gid: 0 };
         const sources: CopySource[] = [];
