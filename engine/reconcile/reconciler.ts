@@ -210,17 +210,27 @@ export class Reconciler {
       const targets = records.filter((r) => !known || opts.removeOrphans || known.has(r.labels[LABELS.service] ?? '') || r.labels[LABELS.oneoff] === 'True');
       const orphans = records.filter((r) => !targets.includes(r));
       if (orphans.length > 0) onEvent({ kind: 'warning', text: `found orphan containers (${orphans.map((r) => r.id).join(', ')}); run with --remove-orphans to remove them` });
+      // stopped in dependency order (dependents first), as compose; removed all at once after,
+      // as nothing depends on a stopped container's files
       await this.inStopOrder(targets, graph, async (service, id) => {
-        try {
-          onEvent({ kind: 'container', service, id, phase: 'stopping' });
-          await this.containers.stop(id, opts.stopTimeoutMs !== undefined ? { gracePeriod: opts.stopTimeoutMs } : {}).catch(() => undefined);
-          onEvent({ kind: 'container', service, id, phase: 'removing' });
-          await this.services.remove(id);
-          onEvent({ kind: 'container', service, id, phase: 'removed' });
-        } catch (e) {
-          errors.push(`${id}: ${(e as Error).message}`);
-        }
+        onEvent({ kind: 'container', service, id, phase: 'stopping' });
+        await this.containers.stop(id, opts.stopTimeoutMs !== undefined ? { gracePeriod: opts.stopTimeoutMs } : {}).catch(() => undefined);
       });
+      const queue = new PQueue({ concurrency: this.options.concurrency ?? 8 });
+      await Promise.all(
+        targets.map((rec) =>
+          queue.add(async () => {
+            const service = rec.labels[LABELS.service] ?? '';
+            try {
+              onEvent({ kind: 'container', service, id: rec.id, phase: 'removing' });
+              await this.services.remove(rec.id);
+              onEvent({ kind: 'container', service, id: rec.id, phase: 'removed' });
+            } catch (e) {
+              errors.push(`${rec.id}: ${(e as Error).message}`);
+            }
+          }),
+        ),
+      );
       for (const net of this.services.networks.list()) {
         if (net.labels[LABELS.project] !== name) continue;
         try {
