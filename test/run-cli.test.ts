@@ -156,7 +156,7 @@ describe('stack run', () => {
 
   test('options are checked before anything is made', () => {
     const cases: Array<[string[], RegExp]> = [
-      [['-t', 'svc'], /pseudo-terminals \(-t\) are not supported yet/],
+      [['-t', '-T', 'svc'], /-t and -T contradict each other/],
       [['-d', '--rm', 'svc'], /--rm with --detach is not supported/],
       [['-e', '=x', 'svc'], /--env =x: missing the name before =/],
       [['--pull', 'always', 'svc'], /--pull always is not supported/],
@@ -169,6 +169,17 @@ describe('stack run', () => {
       assert.match(r.stderr, message);
     }
     assert.ok(!existsSync(path.join(paths.stateDir, 'containers')));
+  });
+
+  test('with a terminal for stdin, the container gets a pseudo-terminal of the same size (compose\'s default); -T turns it off', () => {
+    // script(1) is the terminal; its size is set first, then given to the container through conmon
+    const inTerminal = (args: string) =>
+      spawnSync('script', ['-qec', `stty cols 91 rows 33; ${process.execPath} ${BIN} ${args}`, '/dev/null'], { cwd: proj, env, encoding: 'utf8', timeout: 60_000 });
+    const tty = inTerminal(`run --rm --no-deps svc sh -c 'tty; stty size; echo "$TERM"; exit 5'`);
+    assert.equal(tty.status, 5, tty.stdout);
+    assert.match(tty.stdout, /\/dev\/pts\/\d+\r?\r?\n33 91\r?\r?\nxterm/);
+    const plain = inTerminal(`run --rm --no-deps -T svc sh -c 'tty || echo no terminal'`);
+    assert.match(plain.stdout, /not a tty/);
   });
 
   test('output is streamed and the exit code is the container\'s', async () => {

@@ -16,6 +16,7 @@ import { ServiceContainers } from '../../engine/reconcile/service-containers.js'
 import { ContainerFactory, type ImageRef } from '../../engine/runtime/container-factory.js';
 import type { Containers } from '../../engine/runtime/containers.js';
 import { CountingWritable, outputTail } from '../../engine/runtime/output-tail.js';
+import { LocalTerminal } from '../local-terminal.js';
 import { containerDirs, enginePaths, type EnginePaths } from '../../engine/runtime/paths.js';
 import type { Command, CommandContext, OptionValues } from '../command.js';
 import { keyValues } from '../options.js';
@@ -49,8 +50,8 @@ export const runCommand: Command = {
     { name: 'cap-drop', type: 'string', multiple: true, value: 'CAP', description: 'drop a Linux capability' },
     { name: 'no-deps', type: 'boolean', description: 'do not start the services this one depends on' },
     { name: 'interactive', short: 'i', type: 'boolean', description: 'attach stdin (the default, as in compose)' },
-    { name: 'no-tty', short: 'T', type: 'boolean', description: 'no pseudo-terminal (the only mode so far)' },
-    { name: 'tty', short: 't', type: 'boolean', description: 'a pseudo-terminal: not supported yet' },
+    { name: 'no-tty', short: 'T', type: 'boolean', description: 'no pseudo-terminal (the default when stdin is not a terminal)' },
+    { name: 'tty', short: 't', type: 'boolean', description: 'a pseudo-terminal (the default when stdin is one)' },
     { name: 'build', type: 'boolean', description: 'build the service\'s image first, even when it exists' },
     { name: 'quiet-build', type: 'boolean', description: 'no build progress' },
     { name: 'pull', type: 'string', value: 'POLICY', description: 'only "never": stack has no registry client yet' },
@@ -99,7 +100,7 @@ export const runCommand: Command = {
       try {
         if (signals.stoppedBy) return 128 + constants.signals[signals.stoppedBy];
         signals.attach(factory.containers, record.id, record.stopGracePeriod);
-        return await runAttached(factory.containers, paths, record.id, record.name);
+        return await runAttached(factory.containers, paths, record.id, record.name, request.overrides.tty === true);
       } finally {
         if (options.rm === true) await services.remove(record.id, { volumes: true });
       }
@@ -117,9 +118,9 @@ interface RunRequest {
 /** Everything the options ask for, checked before anything is loaded or made. */
 function parseRequest(options: OptionValues): RunRequest {
   const list = (key: string) => (options[key] as string[] | undefined) ?? [];
-  if (options.tty === true) {
-    throw new StackError('pseudo-terminals (-t) are not supported yet', { kind: 'unsupported', hint: 'run without -t: the container\'s stdin and output are piped' });
-  }
+  if (options.tty === true && options['no-tty'] === true) throw new StackError('-t and -T contradict each other', { hint: 'keep one of them' });
+  // compose: a terminal when ours is one, unless -T; -t asks for one even when piped
+  const tty = options.detach !== true && (options.tty === true || (options['no-tty'] !== true && process.stdin.isTTY === true));
   const pull = options.pull as string | undefined;
   if (pull !== undefined && pull !== 'never') {
     throw new StackError(`--pull ${pull} is not supported: stack has no registry client yet`, { kind: 'unsupported', hint: 'import or load the image (`stack image import`, `stack image load`), or build it' });
@@ -166,6 +167,7 @@ function parseRequest(options: OptionValues): RunRequest {
       ports: options['service-ports'] === true ? 'service' : ports,
       // compose's -i is on unless turned off, which no option here does: -d leaves stdin unattached
       interactive: true,
+      tty,
     },
   };
 }
@@ -189,19 +191,28 @@ async function serviceImage(ctx: CommandContext, project: Project, service: Serv
  * the attach session as the container exits; its exit file has the status, and its log
  * whatever output it did not relay.
  */
-async function runAttached(containers: Containers, paths: EnginePaths, id: string, name: string): Promise<number> {
+async function runAttached(containers: Containers, paths: EnginePaths, id: string, name: string, tty: boolean): Promise<number> {
   // whoever reads our output went away: the container stops, as the writer of a broken pipe
   const stop = () => void containers.kill(id, 'SIGKILL').catch(() => undefined);
   const stdout = new CountingWritable(process.stdout, stop);
   const stderr = new CountingWritable(process.stderr, stop);
+  // with a terminal, keys go to the container's pty as typed (Ctrl-C too: its pty signals)
+  const terminal = tty && process.stdin.isTTY === true ? new LocalTerminal(containerDirs(paths, id).bundle) : undefined;
   const session = await containers.attach(id, { stdin: process.stdin, stdout, stderr });
   try {
+    terminal?.enter();
     await containers.start(id);
   } catch (e) {
+    terminal?.leave();
     session.detach();
     throw e;
   }
-  const exit = (await session.done) ?? containers.exitStatus(id);
+  let exit;
+  try {
+    exit = (await session.done) ?? containers.exitStatus(id);
+  } finally {
+    terminal?.leave();
+  }
   const tail = outputTail(containerDirs(paths, id).log, { stdout: stdout.bytes, stderr: stderr.bytes });
   for (const { stream, data } of tail) if (!{ stdout, stderr }[stream].broken) process[stream].write(data);
   if (!exit) throw new StackError(`container ${name} ended without an exit status`, { kind: 'system', hint: 'its monitor (conmon) died; see its log' });

@@ -23,6 +23,8 @@ export interface OneOffOptions {
   ports: Port[] | 'service';
   /** the container has a stdin */
   interactive: boolean;
+  /** a pseudo-terminal (compose's default when ours is one; -T turns it off) */
+  tty?: boolean;
 }
 
 export const ONEOFF_LABEL = 'com.docker.compose.oneoff';
@@ -39,7 +41,7 @@ export function oneOffName(project: string, service: string, slug: string): stri
 }
 
 export function oneOffService(project: Project, service: Service, o: OneOffOptions): Service {
-  const out: Service = { ...service, tty: false, stdin_open: o.interactive };
+  const out: Service = { ...service, tty: o.tty === true, stdin_open: o.interactive };
   delete out.restart;
   delete out.container_name;
   if (service.deploy?.restart_policy) {
