@@ -300,4 +300,22 @@ describe('stack watch', () => {
     }
     assert.equal(await exited, 130, out);
   });
+
+  test('up --watch: watch events between the logs; Ctrl-C stops the containers and ends it with 130', async () => {
+    const child = spawn(process.execPath, [BIN, 'up', '--watch', 'web'], { cwd: proj, env });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+    try {
+      await until('watching', () => out.includes('watch | Watch enabled: web'), 30_000);
+      write('src/up-watch.txt', 'up\n');
+      await until('the sync event', () => /watch \| Synced \S+web\S* \(services\.web\.develop\.watch\[0\]\): 1 written/.test(out), 10_000);
+    } finally {
+      child.kill('SIGINT');
+    }
+    assert.equal(await exited, 130, out);
+    const r = reconciler();
+    assert.equal(await r.containers.status(containerOf(r, 'web').id), 'exited', 'Ctrl-C stopped the attached containers');
+  });
 });

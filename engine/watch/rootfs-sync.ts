@@ -91,7 +91,8 @@ class RuleSync {
       }
       return;
     }
-    this.copy(hostPath, src, dest);
+    // a file an event names has changed, whatever its size and time say (a save within the clock's tick)
+    this.copy(hostPath, src, dest, false);
   }
 
   /** the host path of `target` inside the container's root (created when missing) */
@@ -163,7 +164,7 @@ class RuleSync {
     return { root: path.dirname(best.source!), inner: `/${path.basename(best.source!)}` };
   }
 
-  private copy(hostPath: string, src: Stats, dest: string): void {
+  private copy(hostPath: string, src: Stats, dest: string, compare = true): void {
     const have = lstatOrUndefined(dest);
     if (src.isDirectory()) {
       if (have && !have.isDirectory()) rmSync(dest, { force: true });
@@ -184,7 +185,7 @@ class RuleSync {
       return;
     }
     if (!src.isFile()) return; // sockets, FIFOs, devices: nothing a container could use
-    if (have?.isFile() && sameFile(src, have, this.into.owner)) {
+    if (compare && have?.isFile() && sameFile(src, have, this.into.owner)) {
       this.stats.unchanged++;
       return;
     }

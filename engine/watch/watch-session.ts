@@ -10,7 +10,7 @@
  * A change to a stack file or .env reloads the model and runs `up` for the services whose
  * definition changed.
  */
-import { readFileSync } from 'node:fs';
+import { lstatSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import { isUserError } from '../errors.js';
@@ -63,6 +63,7 @@ const DEFAULT_DEBOUNCE_MS = 15;
 /** a batch is acted on after this long even while changes keep coming */
 const MAX_BATCH_MS = 300;
 const DEFAULT_POLL_MS = 500;
+const CHOKIDAR_CHANGE_THROTTLE_MS = 50;
 
 interface Batch {
   paths: Set<string>;
@@ -213,12 +214,26 @@ export class WatchSession {
       this.opts.onEvent({ kind: 'waiting', service: rule.service, rule: rule.name, files: set.size });
       return;
     }
+    const copied = new Map(paths.map((p) => [p, fileState(p)]));
     for (const rec of running) {
       const t0 = performance.now();
       const stats = syncPaths(rule, this.syncTarget(rec), paths);
       this.report(rule, rec, stats, false, t0);
       await this.afterSync(rule, rec);
     }
+    this.recheck(rule, copied);
+  }
+
+  /**
+   * chokidar drops a file's change event that comes within 50 ms of the previous one, so a
+   * second quick save would never be synced: once that window is over, files whose state is
+   * no longer what was copied count as changed again.
+   */
+  private recheck(rule: CompiledRule, copied: Map<string, string>): void {
+    setTimeout(() => {
+      if (this.closed) return;
+      for (const [p, state] of copied) if (fileState(p) !== state) this.changed(rule, p);
+    }, CHOKIDAR_CHANGE_THROTTLE_MS + 10).unref();
   }
 
   private async afterSync(rule: CompiledRule, rec: ContainerRecord): Promise<void> {
@@ -355,5 +370,15 @@ export class WatchSession {
   private syncTarget(rec: ContainerRecord): SyncTarget {
     const { spec, rootfs } = this.bundle(rec);
     return { rootfs, mounts: rec.volumeMounts, owner: { uid: spec.process.user.uid, gid: spec.process.user.gid } };
+  }
+}
+
+/** what a file looked like when it was copied: a later save changes one of these */
+function fileState(p: string): string {
+  try {
+    const st = lstatSync(p);
+    return `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+  } catch {
+    return 'gone';
   }
 }
