@@ -79,6 +79,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: "Show the resource use of the services' containers",
     load: async () => (await import('./commands/stats.js')).statsCommand,
   },
+  watch: {
+    summary: "Sync, rebuild or restart services as their develop.watch paths change",
+    load: async () => (await import('./commands/watch.js')).watchCommand,
+  },
   ls: {
     summary: 'List the projects that have containers',
     load: async () => (await import('./commands/ls.js')).lsCommand,

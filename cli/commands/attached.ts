@@ -18,6 +18,8 @@ export interface AttachOptions {
   abortOnExit: boolean;
   exitCodeFrom?: string;
   stopTimeoutMs?: number;
+  /** `up --watch`: containers exit and start again (restart, rebuild); only Ctrl-C ends it */
+  untilInterrupted?: boolean;
 }
 
 export async function attachToProject(reconciler: Reconciler, project: Project, graph: DependencyGraph, ids: readonly string[], opts: AttachOptions, ctx: CommandContext): Promise<number> {
@@ -49,9 +51,10 @@ export async function attachToProject(reconciler: Reconciler, project: Project, 
     let first: number | undefined;
     for (;;) {
       for (const id of ids) {
-        if (exited.has(id)) continue;
         const status = reconciler.containers.exitStatus(id);
-        if (!status) continue;
+        // started again (a watch restart or re-creation): it counts as running
+        if (!status && opts.untilInterrupted) exited.delete(id);
+        if (exited.has(id) || !status) continue;
         exited.set(id, status.code);
         first ??= status.code;
         ctx.stderr(`${names.get(id)} exited with code ${status.code}\n`);
@@ -60,7 +63,7 @@ export async function attachToProject(reconciler: Reconciler, project: Project, 
           void stopAll();
         }
       }
-      if (exited.size === ids.length) break;
+      if (exited.size === ids.length && (!opts.untilInterrupted || interrupts > 0)) break;
       await new Promise((r) => setTimeout(r, POLL_MS));
     }
     await stopping;

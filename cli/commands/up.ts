@@ -6,6 +6,8 @@
  */
 import { loadProject } from '../../engine/index.js';
 import { StackError } from '../../engine/errors.js';
+import type { DependencyGraph } from '../../engine/graph/graph.js';
+import type { Project } from '../../engine/model/types.js';
 import { Reconciler, type UpOptions } from '../../engine/reconcile/reconciler.js';
 import type { Command, CommandContext, OptionValues } from '../command.js';
 import { progressFor } from '../render/up-progress.js';
@@ -34,6 +36,7 @@ export const upCommand: Command = {
     { name: 'abort-on-container-exit', type: 'boolean', description: 'stop everything when any container exits' },
     { name: 'exit-code-from', type: 'string', value: 'SERVICE', description: "exit with this service's exit code (implies --abort-on-container-exit)" },
     { name: 'progress', type: 'string', value: 'MODE', description: 'progress output: auto, tty, plain or quiet' },
+    { name: 'watch', short: 'w', type: 'boolean', description: "follow the services' develop.watch rules while attached (see `stack watch`)" },
     { name: 'quiet-pull', type: 'boolean', description: 'accepted for compatibility (no registry pulls yet)' },
   ],
   async run(ctx: CommandContext, options: OptionValues, services: string[]): Promise<number> {
@@ -42,6 +45,7 @@ export const upCommand: Command = {
     const exitFrom = options['exit-code-from'] as string | undefined;
     if (exitFrom !== undefined && !project.services[exitFrom]) throw new StackError(`--exit-code-from: no such service: ${exitFrom}`, { kind: 'not-found' });
     const detach = options.detach === true || options.wait === true;
+    if (detach && options.watch) throw new StackError('--watch needs an attached `up`', { hint: 'drop -d / --wait, or run `stack watch`' });
     if (detach && (options['abort-on-container-exit'] || exitFrom)) {
       throw new StackError('--abort-on-container-exit and --exit-code-from need an attached `up`', { hint: 'drop -d / --wait' });
     }
@@ -82,16 +86,39 @@ export const upCommand: Command = {
       }
       if (detach || options['no-start']) return 0;
       process.removeListener('SIGINT', onSigint);
-      return await attachToProject(reconciler, project, graph, result.containers, {
-        abortOnExit: options['abort-on-container-exit'] === true || exitFrom !== undefined,
-        ...(exitFrom !== undefined && { exitCodeFrom: exitFrom }),
-        ...(upOptions.stopTimeoutMs !== undefined && { stopTimeoutMs: upOptions.stopTimeoutMs }),
-      }, ctx);
+      const watching = options.watch ? await startWatching(reconciler, project, graph, services, ctx) : undefined;
+      try {
+        return await attachToProject(reconciler, project, graph, result.containers, {
+          abortOnExit: options['abort-on-container-exit'] === true || exitFrom !== undefined,
+          ...(exitFrom !== undefined && { exitCodeFrom: exitFrom }),
+          ...(upOptions.stopTimeoutMs !== undefined && { stopTimeoutMs: upOptions.stopTimeoutMs }),
+          ...(watching && { untilInterrupted: true }),
+        }, ctx);
+      } finally {
+        await watching?.close();
+      }
     } finally {
       process.removeListener('SIGINT', onSigint);
     }
   },
 };
+
+/** `up --watch`: watch events go to the same output as the logs, between their lines. */
+async function startWatching(reconciler: Reconciler, project: Project, graph: DependencyGraph, services: string[], ctx: CommandContext) {
+  const [{ WatchSession }, { watchEventLine }, { watchedConfigFiles }] = await Promise.all([
+    import('../../engine/watch/watch-session.js'),
+    import('../render/watch-events.js'),
+    import('./watch.js'),
+  ]);
+  return WatchSession.start({
+    reconciler,
+    model: { project, graph },
+    services,
+    reload: () => loadProject(loadOptionsFrom(ctx, { services })),
+    configFiles: watchedConfigFiles(ctx, project),
+    onEvent: (e) => ctx.stdout(`watch | ${watchEventLine(e)}\n`),
+  });
+}
 
 function scales(items: readonly string[] | undefined, known: Record<string, unknown>): Record<string, number> {
   const out: Record<string, number> = {};
