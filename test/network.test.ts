@@ -197,6 +197,16 @@ describe('networks', () => {
     assert.ok(!existsSync(path.join(paths.runDir, 'netns', `${project.name}-clash-1`)));
   });
 
+  test("removing a container that published a port drops its flows' conntrack entries", async () => {
+    const web = running.get(`${project.name}-web-1`)!;
+    await httpGet(`http://127.0.0.1:${port}/`);
+    const flows = () => readFileSync('/proc/net/nf_conntrack', 'utf8').split('\n').filter((l) => l.includes(`src=${web.attachments[0]!.ipv4} `));
+    assert.ok(flows().length > 0, 'the request left no conntrack entry to test with');
+    await services.remove(web.record.id);
+    running.delete(web.record.id);
+    assert.deepEqual(flows(), []);
+  });
+
   test('teardown leaves links, rules, mounts and processes as they were', async () => {
     for (const id of [...running.keys()]) {
       await services.remove(id);

@@ -14,6 +14,7 @@ import { StackError } from '../errors.js';
 import type { Port } from '../model/types.js';
 import type { EnginePaths } from '../runtime/paths.js';
 import { closeFd, createNetns, openNetns, removeNetns } from '../sys/netns.js';
+import { flushConntrackOf } from '../sys/netlink/conntrack.js';
 import { NetlinkError, Rtnetlink } from '../sys/netlink/rtnetlink.js';
 import { DnsPublisher } from './dns-publisher.js';
 import type { Firewall, FirewallNetwork } from './firewall/firewall.js';
@@ -385,6 +386,11 @@ export class NetworkManager {
         // listing the firewall costs a netlink dump: only for containers that published ports
         const published = records.some((r) => (r.endpoints[container]?.published ?? 0) > 0);
         const errors = published ? collect([() => this.firewall.teardownPorts(container)]) : [];
+        // flows the ports sent to it: their entries would keep leading a client there (and its own flows go too)
+        for (const rec of records) {
+          const ep = rec.endpoints[container];
+          if (ep && (ep.published ?? 0) > 0) errors.push(...collect([() => void flushConntrackOf(ep.ipv4)]));
+        }
         for (const rec of records) {
           const ep = rec.endpoints[container];
           if (!ep) continue;
