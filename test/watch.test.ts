@@ -156,6 +156,24 @@ describe('develop.watch rules', () => {
     assert.throws(() => compileWatchRules(noTarget, ['worker']), /services\.worker\.develop\.watch\[0\]: action sync\+restart needs a target/);
   });
 
+  test('a rule error points at the rule in the stack file', () => {
+    const where = mkdtempSync(path.join(tmpdir(), 'stack-watch-loc-'));
+    try {
+      writeFileSync(
+        path.join(where, 'compose.yaml'),
+        'services:\n  web:\n    image: busybox:local\n    develop:\n      watch:\n        - path: ./missing\n          action: sync\n          target: /srv\n',
+      );
+      const { project } = loadProject({ cwd: where, env: {} });
+      assert.throws(() => compileWatchRules(project), (e: unknown) => {
+        assert.ok(e instanceof StackError);
+        assert.match(e.format(), /^compose\.yaml:6:11: services\.web\.develop\.watch\[0\]: path .*missing does not exist/);
+        return true;
+      });
+    } finally {
+      rmSync(where, { recursive: true, force: true });
+    }
+  });
+
   test('ignore, include, editor files and .git', () => {
     const [sync, md] = compileWatchRules(load().project, ['web']);
     const at = (rel: string) => path.join(proj, 'src', rel);

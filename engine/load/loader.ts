@@ -7,7 +7,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { ErrorList, StackError } from '../errors.js';
+import { ErrorList, StackError, type Location } from '../errors.js';
 import { DependencyGraph, type Edge } from '../graph/graph.js';
 import { normalizeProject } from '../model/normalize.js';
 import type { Project, StringMap } from '../model/types.js';
@@ -91,11 +91,26 @@ export function loadProject(options: LoadOptions = {}): LoadedProject {
   );
   checkReferences(project, { root: merged, disabled, errors, warnings });
   errors.throwIfAny();
+  sources.set(project, merged);
 
   const graph = DependencyGraph.fromProject(project, (e: Edge) =>
     locate(merged, e.kind === 'depends_on' ? ['services', e.from, 'depends_on', e.to] : ['services', e.from, e.kind], { key: true }),
   );
   return { project, graph, warnings: [...new Set(warnings)] };
+}
+
+/** each loaded project's merged data, whose nodes the source map knows */
+const sources = new WeakMap<Project, unknown>();
+
+/**
+ * Where a node of the project's stack file is (`services.web.develop.watch.1`), for errors
+ * found after loading (a watch rule's path that does not exist, say); undefined for a
+ * project not made by loadProject.
+ */
+export function locateInProject(project: Project, dotted: string): Location | undefined {
+  const root = sources.get(project);
+  if (root === undefined) return undefined;
+  return locate(root, dotted.split('.').map((seg) => (/^\d+$/.test(seg) ? Number(seg) : seg)));
 }
 
 type Located = SourceDocument & { abs: string };

@@ -9,6 +9,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { split as shellSplit } from 'shlex';
 import { StackError } from '../errors.js';
+import { locateInProject } from '../load/loader.js';
 import { IgnoreMatcher, parseDockerignore } from '../image/context/dockerignore.js';
 import type { Project, Service, WatchRule } from '../model/types.js';
 
@@ -75,15 +76,16 @@ export function compileWatchRules(project: Project, services: readonly string[] 
   for (const name of names) {
     const service = project.services[name];
     if (!service) throw new StackError(`no such service: ${name}`, { kind: 'not-found' });
-    (service.develop?.watch ?? []).forEach((rule, i) => out.push(compileRule(service, rule, i)));
+    (service.develop?.watch ?? []).forEach((rule, i) => out.push(compileRule(project, service, rule, i)));
   }
   return out;
 }
 
-function compileRule(service: Service, rule: WatchRule, index: number): CompiledRule {
+function compileRule(project: Project, service: Service, rule: WatchRule, index: number): CompiledRule {
   const name = `services.${service.name}.develop.watch[${index}]`;
+  const dotted = `services.${service.name}.develop.watch.${index}`;
   const fail = (message: string, hint?: string, kind: 'invalid' | 'not-found' = 'invalid') =>
-    new StackError(`${name}: ${message}`, { kind, path: `services.${service.name}.develop.watch.${index}`, hint });
+    new StackError(`${name}: ${message}`, { kind, path: dotted, location: locateInProject(project, dotted), hint });
   let isDir: boolean;
   try {
     isDir = statSync(rule.path).isDirectory();
