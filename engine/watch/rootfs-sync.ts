@@ -232,7 +232,8 @@ function existingDirInRoot(root: string, containerPath: string): string | undefi
 function sameFile(src: Stats, have: Stats, owner: { uid: number; gid: number }): boolean {
   return (
     src.size === have.size &&
-    Math.trunc(src.mtimeMs) === Math.trunc(have.mtimeMs) &&
+    // times pass through a double of seconds on the way in: equal to well under a millisecond
+    Math.abs(src.mtimeMs - have.mtimeMs) < 1 &&
     (src.mode & 0o7777) === (have.mode & 0o7777) &&
     have.uid === owner.uid &&
     have.gid === owner.gid
@@ -253,7 +254,7 @@ function copyFileContent(from: string, to: string, src: Stats, owner: { uid: num
       }
       fchownSync(output, owner.uid, owner.gid);
       fchmodSync(output, src.mode & 0o7777);
-      futimesSync(output, src.atime, src.mtime);
+      futimesSync(output, src.atimeMs / 1000, src.mtimeMs / 1000);
     } finally {
       closeSync(output);
     }
