@@ -134,24 +134,34 @@ export class Reconciler {
     const named = opts.services ?? [];
     const selected = named.length === 0 ? new Set(Object.keys(project.services)) : opts.noDeps ? new Set(named.map((n) => (graph.select([n]), n))) : graph.select(named);
     return this.withProjectLock(project.name, async () => {
-      const images = await this.resolveImages(project, selected, opts, onEvent);
-      const desired = [...selected].map((name) => {
-        const service = project.services[name]!;
-        return { name, replicas: replicas(service, opts.scale?.[name]), configHash: serviceConfigHash(service, images.get(name)!.id) };
-      });
-      const observed = await observe(this.containers, project.name);
-      const p = plan(desired, observed, {
-        ...(opts.forceRecreate && { forceRecreate: true }),
-        ...(opts.noRecreate && { noRecreate: true }),
-        ...(opts.removeOrphans && { removeOrphans: true }),
-        known: Object.keys(project.services),
-      });
+      // the networks are made while images resolve and the plan is drawn: the first one
+      // starts the DNS server, a process the first container waits for
+      const execution = opts.dryRun ? undefined : new Execution(this, project, graph, selected, opts, onEvent);
+      let images: Map<string, StoredImage>;
+      let p: Plan;
+      try {
+        images = await this.resolveImages(project, selected, opts, onEvent);
+        const desired = [...selected].map((name) => {
+          const service = project.services[name]!;
+          return { name, replicas: replicas(service, opts.scale?.[name]), configHash: serviceConfigHash(service, images.get(name)!.id) };
+        });
+        const observed = await observe(this.containers, project.name);
+        p = plan(desired, observed, {
+          ...(opts.forceRecreate && { forceRecreate: true }),
+          ...(opts.noRecreate && { noRecreate: true }),
+          ...(opts.removeOrphans && { removeOrphans: true }),
+          known: Object.keys(project.services),
+        });
+      } catch (e) {
+        await execution?.abandon();
+        throw e;
+      }
       for (const w of p.warnings) onEvent({ kind: 'warning', text: w });
       const nameOf = (service: string, n: number) => ContainerFactory.containerName(project.name, project.services[service]!, n);
       const lines = describePlan(p, nameOf);
-      if (opts.dryRun) return { plan: p, lines, containers: [] };
+      if (!execution) return { plan: p, lines, containers: [] };
       let failure: unknown;
-      await new Execution(this, project, graph, selected, images, p, opts, onEvent).run().catch((e: unknown) => (failure = e));
+      await execution.run(images, p).catch((e: unknown) => (failure = e));
       // whatever failed, what runs now is supervised, and a network made again (after a
       // reboot) with nothing new on it is still served before we exit; the first error wins
       try {
@@ -444,24 +454,37 @@ class Execution {
   private readonly made = new Map<string, string[]>();
   private readonly failed = new Map<string, Error>();
   private readonly networksBefore: Set<string>;
+  /** the networks being made from the start (see Reconciler.up) */
+  private readonly networks: Promise<void>;
+  private images = new Map<string, StoredImage>();
+  private p: Plan = { services: new Map(), orphans: [], warnings: [] };
 
   constructor(
     private readonly r: Reconciler,
     private readonly project: Project,
     private readonly graph: DependencyGraph,
     private readonly selected: Set<string>,
-    private readonly images: Map<string, StoredImage>,
-    private readonly p: Plan,
     private readonly opts: UpOptions,
     private readonly onEvent: (e: UpEvent) => void,
   ) {
     this.queue = new PQueue({ concurrency: r.options.concurrency ?? 8 });
     this.networksBefore = new Set(r.services.networks.list().map((n) => n.name));
+    this.networks = this.ensureNetworks();
+    // read by run() or abandon(); until then a failure must not count as unhandled
+    this.networks.catch(() => undefined);
   }
 
-  async run(): Promise<void> {
+  /** Nothing will run (the images or the plan failed): the networks made meanwhile go again. */
+  async abandon(): Promise<void> {
+    await this.networks.catch(() => undefined);
+    await this.rollback();
+  }
+
+  async run(images: Map<string, StoredImage>, p: Plan): Promise<void> {
+    this.images = images;
+    this.p = p;
     try {
-      await this.ensureNetworks();
+      await this.networks;
     } catch (e) {
       // a network refused after others were made: none of this run's stays
       await this.rollback();
