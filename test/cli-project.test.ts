@@ -153,7 +153,7 @@ describe('project commands', () => {
     assert.equal(stack(['logs', '--since', 'yesterday']).code, 1);
   });
 
-  test('logs -f prints new lines as they come and ends on SIGINT', async () => {
+  test('logs -f prints new lines as they come, follows a new replica, and ends on SIGINT', async () => {
     const child = spawn(process.execPath, [BIN, 'logs', '-f', '--tail', '1', 'web', 'db'], { cwd: proj, env });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -164,6 +164,10 @@ describe('project commands', () => {
       ok(['exec', 'web', 'sh', '-c', 'echo followed web > /proc/1/fd/1']);
       ok(['exec', 'db', 'sh', '-c', 'echo followed db > /proc/1/fd/2']);
       await until('the new lines', () => out.includes('web-1  | followed web\n') && out.includes('db-1   | followed db\n'));
+      // a container that appears while following (a scale-up) is followed from its start
+      ok(['up', '-d', '--scale', 'db=2', '--no-recreate', 'db']);
+      await until('the new replica', () => out.includes('db-2   | db ready\n'));
+      ok(['up', '-d', '--scale', 'db=1', '--no-recreate', 'db']);
     } finally {
       child.kill('SIGINT');
     }

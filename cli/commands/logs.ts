@@ -68,34 +68,46 @@ export const logsCommand: Command = {
     // project that had stopped before is followed until it runs again and stops, as in compose)
     const containers = scope.reconciler.containers;
     const runningAtStart = records.filter((r) => containers.exitStatus(r.id) === undefined).map((r) => r.id);
-    // exited, and its restart policy will not start it again (the supervisor's own decision)
+    // exited, and its restart policy will not start it again (the supervisor's own decision); or removed
     const forGood = (id: string) => {
-      const exit = containers.exitStatus(id);
-      if (!exit) return false;
-      const run = containers.runState(id);
-      const facts = { exitCode: exit.code, restartCount: run.restartCount, stoppedByUser: run.stoppedByUser, ranMs: 0, previousDelay: 0 };
-      return !decideRestart(parseRestartPolicy(containers.record(id).restart ?? 'no'), facts).restart;
+      let exit;
+      try {
+        exit = containers.exitStatus(id);
+        if (!exit) return false;
+        const run = containers.runState(id);
+        const facts = { exitCode: exit.code, restartCount: run.restartCount, stoppedByUser: run.stoppedByUser, ranMs: 0, previousDelay: 0 };
+        return !decideRestart(parseRestartPolicy(containers.record(id).restart ?? 'no'), facts).restart;
+      } catch {
+        return true;
+      }
     };
+    const follow = (id: string, from: number) =>
+      followLog(
+        containerDirs(paths, id).log,
+        (l) => {
+          if (inWindow(l)) ctx.stdout(format.line(id, l));
+        },
+        { from, signal: stop.signal, pollMs: POLL_MS },
+      );
+    const following = new Map(snapshots.map((s) => [s.id, follow(s.id, s.offset)]));
+    // all done twice in a row: a container being re-created is gone for a moment only
+    let doneChecks = 0;
     const watch = setInterval(() => {
       if (until !== undefined && BigInt(Date.now()) * 1_000_000n > until) stop.abort();
-      try {
-        if (runningAtStart.length > 0 && records.every((r) => forGood(r.id))) stop.abort();
-      } catch {
-        stop.abort(); // a container was removed
+      // containers that appear while we follow (a scale-up, a re-creation) are followed from their start
+      for (const rec of scopeContainers(scope, index !== undefined ? { index } : {})) {
+        if (following.has(rec.id)) continue;
+        records.push(rec);
+        format.add(rec);
+        following.set(rec.id, follow(rec.id, 0));
       }
+      const allDone = runningAtStart.length > 0 && [...following.keys()].every(forGood);
+      doneChecks = allDone ? doneChecks + 1 : 0;
+      if (doneChecks >= 2) stop.abort();
     }, POLL_MS * 2);
     try {
-      await Promise.all(
-        snapshots.map((s) =>
-          followLog(
-            containerDirs(paths, s.id).log,
-            (l) => {
-              if (inWindow(l)) ctx.stdout(format.line(s.id, l));
-            },
-            { from: s.offset, signal: stop.signal, pollMs: POLL_MS },
-          ),
-        ),
-      );
+      await new Promise<void>((resolve) => (stop.signal.aborted ? resolve() : stop.signal.addEventListener('abort', () => resolve(), { once: true })));
+      await Promise.all(following.values());
     } finally {
       clearInterval(watch);
       process.removeListener('SIGINT', onSignal);

@@ -35,20 +35,23 @@ export interface PrefixOptions {
 /** Formats the lines of `records`' containers, keyed by container id. */
 export class LogFormatter {
   private readonly prefixes = new Map<string, string>();
+  private readonly colorOf = new Map<string, string>();
+  private readonly width: number;
 
   constructor(
     records: readonly ContainerRecord[],
     private readonly opts: PrefixOptions,
   ) {
-    const labels = records.map(containerLabel);
-    const width = Math.max(0, ...labels.map((l) => l.length)) + 1;
-    const colorOf = new Map<string, string>();
-    records.forEach((rec, i) => {
-      const service = rec.labels[LABELS.service] ?? rec.id;
-      if (!colorOf.has(service)) colorOf.set(service, COLORS[colorOf.size % COLORS.length]!);
-      const text = `${labels[i]!.padEnd(width)} | `;
-      this.prefixes.set(rec.id, opts.color ? `\x1b[${colorOf.get(service)}m${text}\x1b[0m` : text);
-    });
+    this.width = Math.max(0, ...records.map((r) => containerLabel(r).length)) + 1;
+    for (const rec of records) this.add(rec);
+  }
+
+  /** A container to format lines of, also one that appears while logs are followed. */
+  add(rec: ContainerRecord): void {
+    const service = rec.labels[LABELS.service] ?? rec.id;
+    if (!this.colorOf.has(service)) this.colorOf.set(service, COLORS[this.colorOf.size % COLORS.length]!);
+    const text = `${containerLabel(rec).padEnd(this.width)} | `;
+    this.prefixes.set(rec.id, this.opts.color ? `\x1b[${this.colorOf.get(service)}m${text}\x1b[0m` : text);
   }
 
   /** One line of output, newline included. */
