@@ -224,7 +224,7 @@ export class Reconciler {
       // as nothing depends on a stopped container's files
       await this.inStopOrder(targets, graph, async (service, id) => {
         onEvent({ kind: 'container', service, id, phase: 'stopping' });
-        await this.containers.stop(id, opts.stopTimeoutMs !== undefined ? { gracePeriod: opts.stopTimeoutMs } : {}).catch(() => undefined);
+        await this.containers.stop(id, grace(opts.stopTimeoutMs)).catch(() => undefined);
       });
       const queue = new PQueue({ concurrency: this.options.concurrency ?? 8 });
       await Promise.all(
@@ -290,7 +290,7 @@ export class Reconciler {
     const records = projectRecords(this.containers, project).filter((r) => services.length === 0 || services.includes(r.labels[LABELS.service] ?? ''));
     await this.inStopOrder(records, graph, async (service, id) => {
       onEvent({ kind: 'container', service, id, phase: 'stopping' });
-      await this.containers.stop(id, opts.stopTimeoutMs !== undefined ? { gracePeriod: opts.stopTimeoutMs } : {});
+      await this.containers.stop(id, grace(opts.stopTimeoutMs));
       onEvent({ kind: 'container', service, id, phase: 'stopped' });
     });
   }
@@ -340,7 +340,7 @@ export class Reconciler {
       const waitsFor = (e: Edge) => e.kind === 'depends_on' && e.restart && selected.has(e.to);
       await this.inStartOrder(graph, selected, byService, waitsFor, async (service, id) => {
         onEvent({ kind: 'container', service, id, phase: 'restarting' });
-        await this.containers.restart(id, opts.stopTimeoutMs !== undefined ? { gracePeriod: opts.stopTimeoutMs } : {});
+        await this.containers.restart(id, grace(opts.stopTimeoutMs));
         onEvent({ kind: 'container', service, id, phase: 'started' });
         if (supervised(this.containers.record(id))) await this.superviseProject(project.name);
       });
@@ -434,6 +434,11 @@ export class Reconciler {
       await Promise.all(stage.flatMap((service) => (byService.get(service) ?? []).map((id) => queue.add(() => fn(service, id)))));
     }
   }
+}
+
+/** the runtime's stop options for a `-t` given in ms, or the container's own grace period */
+function grace(stopTimeoutMs: number | undefined): { gracePeriod?: number } {
+  return stopTimeoutMs !== undefined ? { gracePeriod: stopTimeoutMs } : {};
 }
 
 /** a container the supervisor has work for: a restart policy or a healthcheck */
@@ -624,7 +629,7 @@ class Execution {
   }
 
   private stopOpts(): { gracePeriod?: number } {
-    return this.opts.stopTimeoutMs !== undefined ? { gracePeriod: this.opts.stopTimeoutMs } : {};
+    return grace(this.opts.stopTimeoutMs);
   }
 
   private checkAborted(): void {

@@ -50,21 +50,30 @@ function isAnswerTo(query: Buffer, msg: Buffer): boolean {
   return msg.length >= 12 && msg.readUInt16BE(0) === query.readUInt16BE(0) && (msg.readUInt16BE(2) & QR) !== 0;
 }
 
+/**
+ * One question's lifetime: `done` settles it once (with an answer, or undefined on timeout,
+ * abort or a socket error) and releases the timer, the abort listener and the socket.
+ */
+function exchange(opts: ForwardOptions, release: () => void, resolve: (answer: Buffer | undefined) => void): { done: (answer: Buffer | undefined) => void; abort: () => void } {
+  let settled = false;
+  const done = (answer: Buffer | undefined) => {
+    if (settled) return;
+    settled = true;
+    clearTimeout(timer);
+    opts.signal.removeEventListener('abort', abort);
+    release();
+    resolve(answer);
+  };
+  const abort = () => done(undefined);
+  const timer = setTimeout(abort, opts.timeoutMs);
+  opts.signal.addEventListener('abort', abort);
+  return { done, abort };
+}
+
 function askUdp(u: Upstream, query: Buffer, opts: ForwardOptions): Promise<Buffer | undefined> {
   return new Promise((resolve) => {
     const sock = dgram.createSocket(u.family === 4 ? 'udp4' : 'udp6');
-    let settled = false;
-    const done = (answer: Buffer | undefined) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      opts.signal.removeEventListener('abort', abort);
-      sock.close();
-      resolve(answer);
-    };
-    const abort = () => done(undefined);
-    const timer = setTimeout(abort, opts.timeoutMs);
-    opts.signal.addEventListener('abort', abort);
+    const { done, abort } = exchange(opts, () => sock.close(), resolve);
     // ICMP port unreachable surfaces as ECONNREFUSED on a connected socket: next upstream at once
     sock.on('error', abort);
     sock.on('message', (msg) => {
@@ -79,18 +88,7 @@ function askTcp(u: Upstream, query: Buffer, opts: ForwardOptions): Promise<Buffe
   return new Promise((resolve) => {
     const sock = net.connect({ host: u.address, port: u.port, family: u.family });
     let buf = Buffer.alloc(0);
-    let settled = false;
-    const done = (answer: Buffer | undefined) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      opts.signal.removeEventListener('abort', abort);
-      sock.destroy();
-      resolve(answer);
-    };
-    const abort = () => done(undefined);
-    const timer = setTimeout(abort, opts.timeoutMs);
-    opts.signal.addEventListener('abort', abort);
+    const { done, abort } = exchange(opts, () => sock.destroy(), resolve);
     sock.on('error', abort);
     sock.on('close', abort);
     sock.on('connect', () => {
