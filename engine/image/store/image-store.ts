@@ -12,14 +12,14 @@ import { enginePaths, type EnginePaths } from '../../runtime/paths.js';
 import type { ImageConfig } from '../../runtime/spec/image-config.js';
 import type { SavedImage } from './archive.js';
 import { BlobStore } from './blob-store.js';
-import { checkDigest, copyHashed, sha256 } from './digest.js';
+import { checkDigest, copyHashed, digestHex, sha256 } from './digest.js';
 import { LayerStore, type LayerMeta, type LayerRecord } from './layer-store.js';
 import { alive, StoreLock } from './lock.js';
 import { OciLayout, type IndexEntry } from './oci-layout.js';
 import { hostArch, MANIFEST_TYPES, MEDIA, type ImageConfigFile, type Manifest } from './oci-types.js';
 import { familiarName, normalizeName, parseReference } from './reference.js';
 
-export type { LayerRecord } from './layer-store.js';
+export type { LayerMeta, LayerRecord } from './layer-store.js';
 export type { HistoryEntry, ImageConfigFile } from './oci-types.js';
 
 export interface StoredImage {
@@ -33,6 +33,8 @@ export interface StoredImage {
   names: string[];
   /** sum of layer blob sizes */
   size: number;
+  /** `repository@digest` references it was pulled by */
+  repoDigests: string[];
 }
 
 export interface RemoveOptions {
@@ -155,6 +157,60 @@ export class ImageStore {
     return this.blobs.write(data, expectedDigest);
   }
 
+  // ---- registry pulls
+
+  hasBlob(digest: string): boolean {
+    return this.blobs.has(checkDigest(digest, 'blob'));
+  }
+
+  /** The file of a stored blob, for sending it as it is. */
+  blobPath(digest: string): string {
+    return this.blobs.path(digest);
+  }
+
+  /** The layer stored from blob `digest`, when both are there: a pull need not fetch it. */
+  layerFromBlob(digest: string): LayerRecord | undefined {
+    return this.blobs.has(checkDigest(digest, 'blob')) ? this.layers.byBlob(digest) : undefined;
+  }
+
+  /** A fresh working dir on the store's filesystem; a dead process's ones go at the next prune. */
+  stagingDir(): string {
+    this.prepare();
+    return this.tmpDir();
+  }
+
+  /**
+   * Where a blob being downloaded is written: kept after a failed pull so the next one goes
+   * on from its end (`Range`), removed once the blob is stored or found corrupt.
+   */
+  ingestPath(digest: string): string {
+    const dir = path.join(this.root, 'ingest');
+    mkdirSync(dir, { recursive: true });
+    return path.join(dir, digestHex(digest));
+  }
+
+  /**
+   * Stores a verified layer: `blobFile` (its digest already checked) becomes the blob and
+   * `stage/diff` the extracted tree. Both must be on the store's filesystem.
+   */
+  installLayer(stage: string, blobFile: string, meta: LayerMeta): LayerRecord {
+    this.blobs.adopt(blobFile, meta.digest);
+    const known = this.layers.get(meta.diffId);
+    if (known) {
+      rmSync(stage, { recursive: true, force: true });
+      return known;
+    }
+    return this.layers.install(stage, meta);
+  }
+
+  /**
+   * Stores a pulled image: the config and manifest exactly as the registry sent them (so
+   * the id and digest are the registry's), named, with the reference it was pulled by.
+   */
+  async commitManifest(configBytes: Buffer, layers: readonly LayerRecord[], names: readonly string[], manifestBytes: Buffer, repoDigest?: string): Promise<StoredImage> {
+    return this.commitRaw(configBytes, layers, names, manifestBytes, repoDigest);
+  }
+
   // ---- images
 
   async commit(config: ImageConfigFile, layers: LayerRecord[], names: string[] = []): Promise<StoredImage> {
@@ -169,7 +225,13 @@ export class ImageStore {
    * Stores an image from its config bytes as they are (the id is their digest, so a loaded
    * image keeps it) and, when given, a manifest's bytes as they are.
    */
-  private async commitRaw(configBytes: Buffer, layers: readonly LayerRecord[], names: readonly string[], manifestBytes?: Buffer): Promise<StoredImage> {
+  private async commitRaw(
+    configBytes: Buffer,
+    layers: readonly LayerRecord[],
+    names: readonly string[],
+    manifestBytes?: Buffer,
+    repoDigest?: string,
+  ): Promise<StoredImage> {
     this.prepare();
     const wanted = [...new Set(names.map(normalizeName))];
     // written under the lock: unreferenced until index.json names them, a concurrent prune
@@ -200,10 +262,17 @@ export class ImageStore {
       // compression) names the image already there
       let entry = entries.find((e) => this.configDigestOf(e) === config.digest);
       if (!entry) {
-        entry = { digest: manifest.digest, size: manifest.size, mediaType: MEDIA.ociManifest, names: [] };
+        const mediaType = (JSON.parse(manifestData.toString('utf8')) as Manifest).mediaType ?? MEDIA.ociManifest;
+        entry = { digest: manifest.digest, size: manifest.size, mediaType, names: [] };
         entries.push(entry);
       }
       for (const name of wanted) moveName(entries, name, entry);
+      if (repoDigest !== undefined) {
+        // one digest per repository, as docker keeps them: the newest pull wins
+        const repo = parseReference(repoDigest).repository;
+        for (const e of entries) e.repoDigests = e.repoDigests?.filter((d) => parseReference(d).repository !== repo);
+        entry.repoDigests = [...(entry.repoDigests ?? []), repoDigest];
+      }
       this.layout.write(entries);
       if (entry.digest !== manifest.digest) this.blobs.remove(manifest.digest);
       return this.imageOf(entry);
@@ -433,7 +502,15 @@ export class ImageStore {
       }
       return { diffId, digest: d.digest, size: d.size, mediaType: d.mediaType, dir: stored.dir };
     });
-    return { id, manifestDigest: entry.digest, config, layers, names: [...entry.names], size: layers.reduce((n, l) => n + l.size, 0) };
+    return {
+      id,
+      manifestDigest: entry.digest,
+      config,
+      layers,
+      names: [...entry.names],
+      size: layers.reduce((n, l) => n + l.size, 0),
+      repoDigests: [...(entry.repoDigests ?? [])],
+    };
   }
 
   /**
@@ -446,7 +523,10 @@ export class ImageStore {
     if (idRef !== undefined) return this.byIdPrefix(idRef, entries, ref);
     const r = parseReference(ref);
     if (r.digest !== undefined) {
-      const entry = entries.find((e) => e.digest === r.digest && e.names.some((n) => parseReference(n).repository === r.repository));
+      const repoDigest = `${r.repository}@${r.digest}`;
+      const entry = entries.find(
+        (e) => e.repoDigests?.includes(repoDigest) || (e.digest === r.digest && e.names.some((n) => parseReference(n).repository === r.repository)),
+      );
       return entry && { entry, id: this.configDigestOf(entry) };
     }
     const name = normalizeName(ref);

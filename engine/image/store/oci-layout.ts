@@ -20,7 +20,12 @@ export interface IndexEntry {
   mediaType: string;
   /** full normalized names, `docker.io/library/busybox:latest` */
   names: string[];
+  /** `repository@digest` references it was pulled by (an index's digest for a multi-platform image) */
+  repoDigests?: string[];
 }
+
+/** Our annotation listing an entry's repo digests, comma-separated. */
+export const ANNOTATION_REPO_DIGESTS = 'dev.stack.repo-digests';
 
 export const OCI_LAYOUT = `${JSON.stringify({ imageLayoutVersion: '1.0.0' })}\n`;
 
@@ -73,6 +78,10 @@ export function entriesOf(descriptors: readonly Descriptor[], source: string): I
     }
     const name = nameOf(d.annotations);
     if (name !== undefined && !entry.names.includes(name)) entry.names.push(name);
+    for (const rd of d.annotations?.[ANNOTATION_REPO_DIGESTS]?.split(',') ?? []) {
+      entry.repoDigests ??= [];
+      if (rd !== '' && !entry.repoDigests.includes(rd)) entry.repoDigests.push(rd);
+    }
   }
   return [...byDigest.values()];
 }
@@ -80,8 +89,12 @@ export function entriesOf(descriptors: readonly Descriptor[], source: string): I
 export function descriptorsOf(entries: readonly IndexEntry[]): Descriptor[] {
   return entries.flatMap((e) => {
     const base = { mediaType: e.mediaType, digest: e.digest, size: e.size };
-    if (e.names.length === 0) return [base];
-    return e.names.map((name) => ({ ...base, annotations: { [ANNOTATION_IMAGE_NAME]: name, [ANNOTATION_REF_NAME]: parseReference(name).tag ?? DEFAULT_TAG } }));
+    const repoDigests = e.repoDigests?.length ? { [ANNOTATION_REPO_DIGESTS]: e.repoDigests.join(',') } : undefined;
+    if (e.names.length === 0) return [repoDigests ? { ...base, annotations: repoDigests } : base];
+    return e.names.map((name) => ({
+      ...base,
+      annotations: { [ANNOTATION_IMAGE_NAME]: name, [ANNOTATION_REF_NAME]: parseReference(name).tag ?? DEFAULT_TAG, ...repoDigests },
+    }));
   });
 }
 

@@ -1,0 +1,155 @@
+/**
+ * One layer from a registry into the image store, streamed: the bytes are appended to the
+ * blob's ingest file, hashed and counted, and extracted into a staging dir as they arrive,
+ * so download and extraction overlap. A dropped connection is picked up where it stopped
+ * (`Range`), and so is a pull that was interrupted: the ingest file's bytes are replayed
+ * first. Nothing is stored until the size and digest are right (and the diffID is the one
+ * the image config names); a blob that is wrong is deleted, ingest file and all.
+ */
+import { createHash } from 'node:crypto';
+import { closeSync, createReadStream, fsyncSync, openSync, rmSync, statSync, truncateSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { StackError } from '../errors.js';
+import type { ImageStore, LayerRecord } from '../image/store/image-store.js';
+import type { Descriptor } from '../image/store/oci-types.js';
+import { withFileLock } from '../sys/flock.js';
+import { RangeNotSatisfiable, type RegistryClient } from './registry-client.js';
+import { isTransient } from './transport.js';
+
+export interface LayerProgress {
+  (phase: 'downloading' | 'retrying', bytes: number): void;
+}
+
+/** Content that is not what its descriptor promised: the ingest file goes too. */
+class IntegrityError extends StackError {}
+
+const ATTEMPTS = 5;
+const INGEST_LOCK_MS = 30 * 60_000;
+
+export async function downloadLayer(
+  store: ImageStore,
+  client: RegistryClient,
+  repo: string,
+  desc: Descriptor,
+  expectedDiffId: string | undefined,
+  progress: LayerProgress,
+  signal?: AbortSignal,
+): Promise<LayerRecord> {
+  const ingest = store.ingestPath(desc.digest);
+  return withFileLock(ingest, INGEST_LOCK_MS, async () => {
+    // another process may have stored it while we waited
+    const known = store.layerFromBlob(desc.digest);
+    if (known) return known;
+    let have = statSync(ingest).size;
+    if (have > desc.size) {
+      truncateSync(ingest, 0);
+      have = 0;
+    }
+    const stage = store.stagingDir();
+    const fd = openSync(ingest, 'a');
+    try {
+      const hash = createHash('sha256');
+      let total = 0;
+      async function* counted(): AsyncGenerator<Buffer> {
+        for await (const chunk of blobBytes(client, repo, desc, ingest, have, fd, progress, signal)) {
+          total += chunk.length;
+          if (total > desc.size) throw wrongSize(desc, 'more');
+          hash.update(chunk);
+          yield chunk;
+        }
+        if (total !== desc.size) throw wrongSize(desc, total);
+      }
+      const { extractLayer } = await import('../image/layers/index.js');
+      const { diffId } = await extractLayer(Readable.from(counted()), path.join(stage, 'diff'));
+      const digest = `sha256:${hash.digest('hex')}`;
+      if (digest !== desc.digest) {
+        throw new IntegrityError(`blob ${desc.digest} failed verification: its content hashes to ${digest}`, {
+          kind: 'invalid',
+          hint: 'the registry holds damaged content, or something between it and this machine changed it; nothing was stored',
+        });
+      }
+      if (expectedDiffId !== undefined && diffId !== expectedDiffId) {
+        throw new IntegrityError(`layer ${desc.digest} unpacks to ${diffId}, but the image config says ${expectedDiffId}`, {
+          kind: 'invalid',
+          hint: 'the image was assembled wrongly; nothing was stored',
+        });
+      }
+      fsyncSync(fd);
+      return store.installLayer(stage, ingest, { diffId, digest, size: desc.size, mediaType: desc.mediaType });
+    } catch (e) {
+      rmSync(stage, { recursive: true, force: true });
+      if (e instanceof IntegrityError) rmSync(ingest, { force: true });
+      throw e;
+    } finally {
+      closeSync(fd);
+    }
+  });
+}
+
+/**
+ * The blob's bytes in order: what the ingest file already holds, then the registry's from
+ * there on, resumed with `Range` after a transient failure; each new byte is appended to
+ * the ingest file before it is passed on.
+ */
+async function* blobBytes(
+  client: RegistryClient,
+  repo: string,
+  desc: Descriptor,
+  ingest: string,
+  have: number,
+  fd: number,
+  progress: LayerProgress,
+  signal?: AbortSignal,
+): AsyncGenerator<Buffer> {
+  if (have > 0) {
+    for await (const chunk of createReadStream(ingest, { start: 0, end: have - 1 }) as AsyncIterable<Buffer>) yield chunk;
+  }
+  let offset = have;
+  let failures = 0;
+  while (offset < desc.size) {
+    signal?.throwIfAborted();
+    let skip = 0;
+    try {
+      const res = await client.getBlob(repo, desc.digest, offset);
+      // a registry that ignores Range starts over: drop what we have
+      skip = offset - res.offset;
+      try {
+        for await (const raw of res.body as AsyncIterable<Buffer>) {
+          signal?.throwIfAborted();
+          let chunk = raw;
+          if (skip > 0) {
+            const drop = Math.min(skip, chunk.length);
+            skip -= drop;
+            chunk = chunk.subarray(drop);
+            if (chunk.length === 0) continue;
+          }
+          writeSync(fd, chunk);
+          offset += chunk.length;
+          progress('downloading', offset);
+          yield chunk;
+        }
+      } finally {
+        if (!res.body.destroyed) res.body.destroy();
+      }
+      // the body ended early: go on from where it stopped
+      if (offset < desc.size) throw Object.assign(new Error('the connection closed before the blob was complete'), { code: 'UND_ERR_SOCKET' });
+    } catch (e) {
+      if (e instanceof RangeNotSatisfiable) throw wrongSize(desc, offset);
+      if (!isTransient(e) || ++failures >= ATTEMPTS || signal?.aborted) {
+        if (e instanceof StackError) throw e;
+        throw client.transport.networkError(e);
+      }
+      progress('retrying', offset);
+      await new Promise((r) => setTimeout(r, 200 * failures));
+    }
+  }
+}
+
+function wrongSize(desc: Descriptor, got: number | 'more'): IntegrityError {
+  const what = got === 'more' ? `larger than the ${desc.size} bytes` : `${got} bytes, not the ${desc.size}`;
+  return new IntegrityError(`blob ${desc.digest} is ${what} its manifest says`, {
+    kind: 'invalid',
+    hint: 'the registry holds damaged content or the manifest is wrong; nothing was stored',
+  });
+}
