@@ -35,7 +35,8 @@ export class RangeNotSatisfiable extends Error {
 
 export interface ClientOptions {
   config?: RegistryConfig;
-  credentials?: CredentialStore;
+  /** where credentials come from: docker's config.json by default, fixed ones for `login` */
+  credentials?: Pick<CredentialStore, 'get'>;
 }
 
 export class RegistryClient {
@@ -49,6 +50,16 @@ export class RegistryClient {
     const store = opts.credentials ?? new CredentialStore();
     let creds: ReturnType<CredentialStore['get']> | null = null;
     this.auth = new Authorizer(this.transport, () => (creds === null ? (creds = store.get(registry)) : creds));
+  }
+
+  /**
+   * Proves the credentials work: `/v2/` with basic auth, or a token fetched with them (no
+   * repository scope), as `docker login` checks them.
+   */
+  async checkLogin(): Promise<void> {
+    const res = await this.request([], '/v2/', { retries: 2 });
+    await res.body.dump();
+    if (res.status !== 200) throw await this.failure(res, 'the login check');
   }
 
   async getManifest(repo: string, reference: string, accept: readonly string[]): Promise<FetchedManifest> {
@@ -155,9 +166,12 @@ export class RegistryClient {
     await this.transport.close();
   }
 
+  private call(repo: string, actions: readonly string[], pathOrUrl: string, opts: SendOptions & { extraScopes?: string[] }): Promise<Response> {
+    return this.request([repositoryScope(repo, actions), ...(opts.extraScopes ?? [])], pathOrUrl, opts);
+  }
+
   /** One authorized request; a 401 is answered once with what the new challenge asks. */
-  private async call(repo: string, actions: readonly string[], pathOrUrl: string, opts: SendOptions & { extraScopes?: string[] }): Promise<Response> {
-    const scopes = [repositoryScope(repo, actions), ...(opts.extraScopes ?? [])];
+  private async request(scopes: readonly string[], pathOrUrl: string, opts: SendOptions): Promise<Response> {
     const send = async (auth: Headers) => this.transport.send(pathOrUrl, { ...opts, headers: { ...opts.headers, ...auth } });
     const res = await send(await this.auth.headers(scopes));
     if (res.status !== 401) return res;
