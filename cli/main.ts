@@ -20,12 +20,28 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     load: async () => (await import('./commands/build.js')).buildCommand,
   },
   image: {
-    summary: 'Manage local images: ls, build, import, tag, rm, prune, save, load, inspect',
+    summary: 'Manage images: ls, pull, push, build, import, tag, rm, prune, save, load, inspect',
     load: async () => (await import('./commands/image.js')).imageCommand,
   },
   images: {
     summary: 'List local images',
     load: async () => (await import('./commands/image.js')).imagesCommand,
+  },
+  pull: {
+    summary: "Pull the services' images",
+    load: async () => (await import('./commands/pull.js')).pullCommand,
+  },
+  push: {
+    summary: "Push the services' images",
+    load: async () => (await import('./commands/pull.js')).pushCommand,
+  },
+  login: {
+    summary: 'Log in to a registry',
+    load: async () => (await import('./commands/login.js')).loginCommand,
+  },
+  logout: {
+    summary: 'Log out from a registry',
+    load: async () => (await import('./commands/login.js')).logoutCommand,
   },
   up: {
     summary: 'Create and start the services (build images when missing)',

@@ -11,3 +11,10 @@ export function keyValues(items: readonly string[], flag: string): Record<string
   }
   return out;
 }
+
+/** `--pull always|missing|never`, which replaces the services' pull_policy for one command. */
+export function pullOption(value: unknown): 'always' | 'missing' | 'never' | undefined {
+  if (value === undefined) return undefined;
+  if (value === 'always' || value === 'missing' || value === 'never') return value;
+  throw new StackError(`--pull ${String(value)}: expected always, missing or never`);
+}

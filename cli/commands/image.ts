@@ -13,14 +13,18 @@ import { enginePaths } from '../../engine/runtime/paths.js';
 import type { Command, CommandContext, OptionValues } from '../command.js';
 import { keyValues } from '../options.js';
 import { plainBuildProgress } from '../render/build-progress.js';
+import { transferProgressFor } from '../render/transfer-progress.js';
+import { pushImages } from './pull.js';
 
-const SUBCOMMANDS = ['ls', 'build', 'import', 'tag', 'rm', 'prune', 'save', 'load', 'inspect'] as const;
+const SUBCOMMANDS = ['ls', 'pull', 'push', 'build', 'import', 'tag', 'rm', 'prune', 'save', 'load', 'inspect'] as const;
 
 export const imageCommand: Command = {
   name: 'image',
-  summary: 'Manage local images: ls, build, import, tag, rm, prune, save, load, inspect',
+  summary: 'Manage images: ls, pull, push, build, import, tag, rm, prune, save, load, inspect',
   usage: [
     'stack image ls [-q]',
+    'stack image pull [--platform OS/ARCH] [-q] NAME[:TAG|@DIGEST]',
+    'stack image push [-q] NAME[:TAG]',
     'stack image build [-t NAME]... [-f DOCKERFILE] [--target STAGE] [--build-arg K=V]... [--no-cache] CONTEXT',
     'stack image import ROOTFS.tar [NAME]',
     'stack image tag SOURCE TARGET',
@@ -45,6 +49,8 @@ export const imageCommand: Command = {
     { name: 'output', short: 'o', type: 'string', value: 'FILE', description: 'save: the archive to write' },
     { name: 'format', type: 'string', value: 'FORMAT', description: 'save: oci-archive (default) or docker-archive' },
     { name: 'input', short: 'i', type: 'string', value: 'FILE', description: 'load: the archive to read' },
+    { name: 'platform', type: 'string', value: 'OS/ARCH', description: 'pull: the platform to pull from a multi-platform image' },
+    { name: 'progress', type: 'string', value: 'MODE', description: 'pull, push: progress output: auto, tty, plain or quiet' },
   ],
   async run(ctx: CommandContext, options: OptionValues, args: string[]): Promise<number> {
     const [sub, ...rest] = args;
@@ -70,6 +76,27 @@ type Sub = (ctx: CommandContext, options: OptionValues, args: string[], store: I
 
 const SUBCOMMAND_RUN: Record<(typeof SUBCOMMANDS)[number], Sub> = {
   ls: list,
+  async pull(ctx, options, args, store) {
+    if (args.length !== 1) throw usage('stack image pull [OPTIONS] NAME[:TAG|@DIGEST]');
+    const { Registries, pullImage } = await import('../../engine/registry/index.js');
+    const registries = new Registries();
+    const progress = await transferProgressFor(options.quiet ? 'quiet' : options.progress, ctx.stderr, ctx.env);
+    const platform = options.platform as string | undefined;
+    let pulled;
+    try {
+      pulled = await pullImage(store, registries, enginePaths(ctx.env), args[0]!, { ...(platform !== undefined && { platform }), onEvent: progress.onEvent });
+    } finally {
+      await progress.finish();
+      await registries.close();
+    }
+    // docker prints the full reference last, for scripts
+    ctx.stdout(`${options.quiet ? pulled.image.id : args[0]!.includes('@') ? args[0]! : familiarName(pulled.image.names[0] ?? args[0]!)}\n`);
+    return 0;
+  },
+  async push(ctx, options, args) {
+    if (args.length !== 1) throw usage('stack image push [OPTIONS] NAME[:TAG]');
+    return pushImages(ctx, args, options);
+  },
   async build(ctx, options, args, store) {
     const [context, ...extra] = args;
     if (context === undefined || extra.length > 0) throw usage('stack image build [OPTIONS] CONTEXT');

@@ -19,7 +19,7 @@ import { CountingWritable, outputTail } from '../../engine/runtime/output-tail.j
 import { LocalTerminal } from '../local-terminal.js';
 import { containerDirs, enginePaths, type EnginePaths } from '../../engine/runtime/paths.js';
 import type { Command, CommandContext, OptionValues } from '../command.js';
-import { keyValues } from '../options.js';
+import { keyValues, pullOption } from '../options.js';
 import { resolveServiceImage } from '../../engine/image/service-image.js';
 import { plainBuildProgress } from '../render/build-progress.js';
 import { SignalRelay } from '../signal-relay.js';
@@ -54,8 +54,8 @@ export const runCommand: Command = {
     { name: 'tty', short: 't', type: 'boolean', description: 'a pseudo-terminal (the default when stdin is one)' },
     { name: 'build', type: 'boolean', description: 'build the service\'s image first, even when it exists' },
     { name: 'quiet-build', type: 'boolean', description: 'no build progress' },
-    { name: 'pull', type: 'string', value: 'POLICY', description: 'only "never": stack has no registry client yet' },
-    { name: 'quiet-pull', type: 'boolean', description: 'accepted; nothing is pulled' },
+    { name: 'quiet-pull', type: 'boolean', description: 'no pull progress' },
+    { name: 'pull', type: 'string', value: 'POLICY', description: 'pull the image: always, missing or never (over the service\'s pull_policy)' },
   ],
   async run(ctx: CommandContext, options: OptionValues, args: string[]): Promise<number> {
     const [serviceName, ...command] = args;
@@ -66,7 +66,8 @@ export const runCommand: Command = {
     graph.select([serviceName]);
     const service = project.services[serviceName]!;
     const paths = enginePaths(ctx.env);
-    const image = await serviceImage(ctx, project, service, ImageStore.open(paths), options);
+    const pull = pullOption(options.pull);
+    const image = await serviceImage(ctx, project, pull ? { ...service, pull_policy: pull } : service, ImageStore.open(paths), options);
 
     const deps = graph.dependencies(serviceName).map((e) => e.to);
     if (options['no-deps'] !== true && deps.length > 0) {
@@ -121,10 +122,7 @@ function parseRequest(options: OptionValues): RunRequest {
   if (options.tty === true && options['no-tty'] === true) throw new StackError('-t and -T contradict each other', { hint: 'keep one of them' });
   // compose: a terminal when ours is one, unless -T; -t asks for one even when piped
   const tty = options.detach !== true && (options.tty === true || (options['no-tty'] !== true && process.stdin.isTTY === true));
-  const pull = options.pull as string | undefined;
-  if (pull !== undefined && pull !== 'never') {
-    throw new StackError(`--pull ${pull} is not supported: stack has no registry client yet`, { kind: 'unsupported', hint: 'import or load the image (`stack image import`, `stack image load`), or build it' });
-  }
+  pullOption(options.pull);
   if (options.detach === true && options.rm === true) {
     throw new StackError('--rm with --detach is not supported: no stack process stays to remove the container when it exits', {
       kind: 'unsupported',
@@ -177,12 +175,17 @@ function parseRequest(options: OptionValues): RunRequest {
  * `--build`, for a service that has a build section, as compose does.
  */
 async function serviceImage(ctx: CommandContext, project: Project, service: Service, store: ImageStore, options: OptionValues): Promise<ImageRef> {
+  const { ImagePuller } = await import('../../engine/registry/image-puller.js');
+  const { plainTransferProgress } = await import('../render/transfer-progress.js');
+  const puller = new ImagePuller(store, enginePaths(ctx.env), options['quiet-pull'] === true ? undefined : plainTransferProgress(ctx.stderr));
   const img = await resolveServiceImage(store, project, service, {
     build: options.build === true ? 'always' : 'missing',
+    puller,
+    onPullFailed: (e) => ctx.stderr(`warning: pull failed (${e instanceof Error ? e.message : String(e)}); building the image instead\n`),
     // the builder and its dependencies load only when there is something to build
     builder: async () => new (await import('../../engine/image/build/builder.js')).Builder(store),
     ...(options['quiet-build'] !== true && { onEvent: plainBuildProgress(ctx.stderr, `${service.name} `) }),
-  });
+  }).finally(() => puller.close());
   return store.runtimeImage(img);
 }
 

@@ -10,6 +10,7 @@ import type { DependencyGraph } from '../../engine/graph/graph.js';
 import type { Project } from '../../engine/model/types.js';
 import { Reconciler, type UpOptions } from '../../engine/reconcile/reconciler.js';
 import type { Command, CommandContext, OptionValues } from '../command.js';
+import { pullOption } from '../options.js';
 import { progressFor } from '../render/up-progress.js';
 import { attachToProject, waitForProject } from './attached.js';
 import { loadOptionsFrom } from './config.js';
@@ -37,11 +38,14 @@ export const upCommand: Command = {
     { name: 'exit-code-from', type: 'string', value: 'SERVICE', description: "exit with this service's exit code (implies --abort-on-container-exit)" },
     { name: 'progress', type: 'string', value: 'MODE', description: 'progress output: auto, tty, plain or quiet' },
     { name: 'watch', short: 'w', type: 'boolean', description: "follow the services' develop.watch rules while attached (see `stack watch`)" },
-    { name: 'quiet-pull', type: 'boolean', description: 'accepted for compatibility (no registry pulls yet)' },
+    { name: 'pull', type: 'string', value: 'POLICY', description: 'pull images: always, missing or never (over the services\' pull_policy)' },
+    { name: 'quiet-pull', type: 'boolean', description: 'accepted for compatibility: pulls already show one line per service' },
   ],
   async run(ctx: CommandContext, options: OptionValues, services: string[]): Promise<number> {
     const { project, graph, warnings } = loadProject(loadOptionsFrom(ctx, { services }));
     for (const w of warnings) ctx.stderr(`warning: ${w}\n`);
+    const pull = pullOption(options.pull);
+    if (pull) for (const s of Object.values(project.services)) s.pull_policy = pull;
     const exitFrom = options['exit-code-from'] as string | undefined;
     if (exitFrom !== undefined && !project.services[exitFrom]) throw new StackError(`--exit-code-from: no such service: ${exitFrom}`, { kind: 'not-found' });
     const detach = options.detach === true || options.wait === true;

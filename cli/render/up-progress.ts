@@ -20,6 +20,8 @@ const WORDS: Record<string, string> = {
   removing: 'Removing',
   removed: 'Removed',
   failed: 'Error',
+  pulling: 'Pulling',
+  pulled: 'Pulled',
   building: 'Building',
   built: 'Built',
   waiting: 'Waiting',
@@ -27,7 +29,7 @@ const WORDS: Record<string, string> = {
 };
 
 /** Only the lines that say something finished, unless `verbose`: a pipe does not need "Creating" and "Created". */
-const FINAL = new Set(['created', 'started', 'running', 'stopped', 'killed', 'removed', 'failed', 'built', 'waiting']);
+const FINAL = new Set(['created', 'started', 'running', 'stopped', 'killed', 'removed', 'failed', 'built', 'pulled', 'waiting']);
 
 export function plainUpProgress(write: (text: string) => void, opts: { verbose?: boolean } = {}): (e: UpEvent) => void {
   const began = new Map<string, number>();

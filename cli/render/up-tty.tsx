@@ -16,7 +16,7 @@ interface Row {
   ended?: number;
 }
 
-const DONE = new Set(['created', 'started', 'running', 'stopped', 'killed', 'removed', 'built', 'failed', 'skipped']);
+const DONE = new Set(['created', 'started', 'running', 'stopped', 'killed', 'removed', 'built', 'pulled', 'failed', 'skipped']);
 const FAILED = new Set(['failed']);
 const SPIN = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 

@@ -1,12 +1,13 @@
 /**
  * The image a service runs, as compose decides it: its `image:` name, or
- * `<project>-<service>` for a built one; built when it has a `build:` section and the
- * image is missing (or a build is asked for); otherwise it must be in the local store,
- * since no registry client exists yet. Shared by `build`, `run` and `up`.
+ * `<project>-<service>` for a built one; pulled as its pull_policy says, built when it has
+ * a `build:` section and the image is missing (or a build is asked for). Shared by
+ * `build`, `run` and `up`.
  */
 import path from 'node:path';
 import { StackError } from '../errors.js';
 import type { Project, Service } from '../model/types.js';
+import type { ImagePuller } from '../registry/image-puller.js';
 import type { BuildEvent, BuildRequest, BuildResult, Builder } from './build/builder.js';
 import type { ImageStore, StoredImage } from './store/image-store.js';
 
@@ -44,11 +45,23 @@ export interface ResolveImageOptions extends ServiceBuildOptions {
   /** made on first use: a run that builds nothing loads no builder */
   builder: () => Promise<Builder>;
   onBuilt?: (result: BuildResult) => void;
+  /** pulls as the service's pull_policy says; without one, only the local store is looked at */
+  puller?: ImagePuller;
+  /** a pull failed but the service can build its image instead */
+  onPullFailed?: (error: unknown) => void;
 }
 
 export async function resolveServiceImage(store: ImageStore, project: Project, service: Service, opts: ResolveImageOptions): Promise<StoredImage> {
   const name = serviceImageName(project.name, service);
   const mode = opts.build ?? 'missing';
+  if (opts.puller && mode !== 'always' && opts.puller.wants(service, name)) {
+    try {
+      return await opts.puller.pull(name, service.platform);
+    } catch (e) {
+      if (!service.build || mode === 'never') throw e;
+      opts.onPullFailed?.(e);
+    }
+  }
   const existing = mode === 'always' && service.build ? undefined : store.find(name);
   if (existing) return existing;
   if (service.build && mode !== 'never') {
@@ -61,6 +74,8 @@ export async function resolveServiceImage(store: ImageStore, project: Project, s
     path: `services.${service.name}.image`,
     hint: service.build
       ? 'build it first (`stack build`), or drop --no-build'
-      : 'pulling from registries is not supported yet: import a root filesystem (`stack image import`), load an archive (`stack image load`), or give the service a build section',
+      : service.pull_policy === 'never'
+        ? 'its pull_policy is never: pull it first (stack pull), or load or import it'
+        : 'pull it (stack pull), load or import it (stack image load, stack image import), or give the service a build section',
   });
 }

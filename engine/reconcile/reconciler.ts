@@ -15,6 +15,7 @@ import type { DependencyGraph, Edge } from '../graph/graph.js';
 import type { Builder } from '../image/build/builder.js';
 import { resolveServiceImage, serviceImageName } from '../image/service-image.js';
 import { ImageStore, type StoredImage } from '../image/store/image-store.js';
+import { sameImage } from '../image/store/reference.js';
 import { StoreLock } from '../image/store/lock.js';
 import type { Project, Service } from '../model/types.js';
 import { NetworkManager } from '../network/network-manager.js';
@@ -25,6 +26,7 @@ import { ContainerFactory } from '../runtime/container-factory.js';
 import type { ContainerRecord } from '../runtime/containers.js';
 import type { RuntimeChoice } from '../runtime/oci-runtime.js';
 import type { EnginePaths } from '../runtime/paths.js';
+import { ImagePuller } from '../registry/image-puller.js';
 import { readHealth } from '../supervisor/health.js';
 import { ensureSupervisor, supervisorPid } from '../supervisor/supervisor-control.js';
 import type { VolumeStore } from '../volumes/volume-store.js';
@@ -32,7 +34,7 @@ import { LABELS, observe, projectRecords } from './project-containers.js';
 import { networkKeys, ServiceContainers } from './service-containers.js';
 
 export type UpEvent =
-  | { kind: 'service'; service: string; phase: 'building' | 'built' | 'waiting' | 'failed' | 'skipped'; detail?: string }
+  | { kind: 'service'; service: string; phase: 'pulling' | 'pulled' | 'building' | 'built' | 'waiting' | 'failed' | 'skipped'; detail?: string }
   | { kind: 'container'; service: string; id: string; phase: ContainerPhase; detail?: string }
   | { kind: 'network'; name: string; phase: 'created' | 'removed' }
   | { kind: 'volume'; name: string; phase: 'removed' }
@@ -184,26 +186,52 @@ export class Reconciler {
     let builder: Promise<Builder> | undefined;
     const makeBuilder = () =>
       (builder ??= this.options.builder?.() ?? import('../image/build/builder.js').then((m) => new m.Builder(this.images, this.paths)));
-    // builds one at a time: each build already runs its independent stages in parallel
-    for (const name of [...selected].sort()) {
-      const service = project.services[name]!;
-      const policy = service.pull_policy;
-      if ((policy === 'always' || policy === 'daily' || policy === 'weekly' || policy?.startsWith('every_')) && !service.build) {
-        onEvent({ kind: 'warning', text: `service "${name}": pull_policy ${policy}: pulling from registries is not supported yet; the local image is used` });
+    const names = [...selected].sort();
+    const services = names.map((n) => project.services[n]!);
+    const puller = opts.dryRun ? undefined : this.puller(project, services, onEvent);
+    try {
+      // every pull starts now, together; builds go one at a time below (each runs its stages in parallel)
+      for (const service of services) {
+        const image = serviceImageName(project.name, service);
+        if (puller?.wants(service, image) && !(opts.build === 'always' && service.build)) {
+          onEvent({ kind: 'service', service: service.name, phase: 'pulling', detail: image });
+          puller.pull(image, service.platform).then(
+            () => onEvent({ kind: 'service', service: service.name, phase: 'pulled' }),
+            () => undefined,
+          );
+        }
       }
-      // compose's pull_policy: build builds every time; --build / --no-build on the command line win
-      const build = opts.dryRun ? 'never' : opts.build ?? (policy === 'build' && service.build ? 'always' : 'missing');
-      const image = await resolveServiceImage(this.images, project, service, {
-        build,
-        builder: async () => {
-          onEvent({ kind: 'service', service: name, phase: 'building' });
-          return makeBuilder();
-        },
-        onBuilt: (r) => onEvent({ kind: 'service', service: name, phase: 'built', detail: `${r.cached}/${r.steps} steps cached` }),
-      });
-      out.set(name, image);
+      for (const service of services) {
+        const name = service.name;
+        // compose's pull_policy: build builds every time; --build / --no-build on the command line win
+        const build = opts.dryRun ? 'never' : opts.build ?? (service.pull_policy === 'build' && service.build ? 'always' : 'missing');
+        const image = await resolveServiceImage(this.images, project, service, {
+          build,
+          ...(puller && { puller }),
+          onPullFailed: (e) => onEvent({ kind: 'warning', text: `service "${name}": pull failed (${e instanceof Error ? e.message : String(e)}); building the image instead` }),
+          builder: async () => {
+            onEvent({ kind: 'service', service: name, phase: 'building' });
+            return makeBuilder();
+          },
+          onBuilt: (r) => onEvent({ kind: 'service', service: name, phase: 'built', detail: `${r.cached}/${r.steps} steps cached` }),
+        });
+        out.set(name, image);
+      }
+    } finally {
+      await puller?.close();
     }
     return out;
+  }
+
+  /** The pulls' progress as service events: what is being pulled, and how much. */
+  private puller(project: Project, services: readonly Service[], onEvent: (e: UpEvent) => void): ImagePuller {
+    return new ImagePuller(this.images, this.paths, (e) => {
+      if (e.kind === 'resolved') {
+        const users = services.filter((s) => sameImage(serviceImageName(project.name, s), e.ref));
+        const total = e.layers.reduce((n, l) => n + l.size, 0);
+        for (const s of users) onEvent({ kind: 'service', service: s.name, phase: 'pulling', detail: `${e.layers.length} layers, ${(total / 1e6).toFixed(1)} MB` });
+      }
+    });
   }
 
   /**

@@ -1,17 +1,19 @@
 /**
  * Pulls on behalf of `up` and `run`: one pull per image however many services use it, all
  * started at once (layers share the per-registry connection pools), each service's
- * pull_policy applied against the store and the last pull's time.
+ * pull_policy applied against the store and the last pull's time. The registry client
+ * (and undici under it) loads on the first pull: an `up` that pulls nothing never loads it.
  */
 import type { ImageStore, StoredImage } from '../image/store/image-store.js';
 import type { Service } from '../model/types.js';
 import type { EnginePaths } from '../runtime/paths.js';
-import { pullImage, registryState, type PullEvent, type PullResult } from './pull.js';
+import type { PullEvent, PullResult } from './pull.js';
 import { pullPeriod, shouldPull } from './pull-policy.js';
-import { Registries } from './registries.js';
+import type { Registries } from './registries.js';
+import { registryState } from './registry-state.js';
 
 export class ImagePuller {
-  private readonly registries = new Registries();
+  private registries: Promise<Registries> | undefined;
   private readonly pulls = new Map<string, Promise<PullResult>>();
 
   constructor(
@@ -33,13 +35,20 @@ export class ImagePuller {
     const key = `${image}\0${platform ?? ''}`;
     let p = this.pulls.get(key);
     if (!p) {
-      p = pullImage(this.store, this.registries, this.paths, image, { ...(platform !== undefined && { platform }), onEvent: this.onEvent });
+      p = this.start(image, platform);
       this.pulls.set(key, p);
     }
     return p.then((r) => r.image);
   }
 
-  close(): Promise<void> {
-    return this.registries.close();
+  async close(): Promise<void> {
+    await Promise.allSettled(this.pulls.values());
+    await (await this.registries)?.close();
+  }
+
+  private async start(image: string, platform: string | undefined): Promise<PullResult> {
+    this.registries ??= import('./registries.js').then((m) => new m.Registries());
+    const [{ pullImage }, registries] = await Promise.all([import('./pull.js'), this.registries]);
+    return pullImage(this.store, registries, this.paths, image, { ...(platform !== undefined && { platform }), onEvent: this.onEvent });
   }
 }

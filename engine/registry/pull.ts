@@ -4,17 +4,15 @@
  * and only those the store does not hold, and the image named. An image whose manifest
  * is already stored under that name is up to date after one request.
  */
-import path from 'node:path';
 import PQueue from 'p-queue';
 import { StackError } from '../errors.js';
 import type { ImageStore, LayerRecord, StoredImage } from '../image/store/image-store.js';
 import { INDEX_TYPES, MANIFEST_TYPES, MEDIA, type Descriptor, type ImageIndex, type Manifest, type Platform } from '../image/store/oci-types.js';
 import { DEFAULT_TAG, familiarName, parseReference } from '../image/store/reference.js';
 import type { EnginePaths } from '../runtime/paths.js';
-import { BlobSources } from './blob-sources.js';
 import { downloadLayer } from './layer-download.js';
 import { formatPlatform, hostPlatform, parsePlatform, selectManifest } from './platform.js';
-import { PullTimes } from './pull-times.js';
+import { registryState } from './registry-state.js';
 import type { Registries } from './registries.js';
 import { splitRepository } from './registries.js';
 import type { RegistryClient } from './registry-client.js';
@@ -42,12 +40,6 @@ export interface PullResult {
 
 const SCHEMA1 = /^application\/vnd\.docker\.distribution\.manifest\.v1(\+prettyjws|\+json)?$/;
 const ACCEPT = [MEDIA.ociIndex, MEDIA.dockerManifestList, MEDIA.ociManifest, MEDIA.dockerManifest];
-
-/** Registry bookkeeping files beside the image store. */
-export function registryState(paths: EnginePaths): { sources: BlobSources; pullTimes: PullTimes } {
-  const dir = path.join(paths.stateDir, 'registry');
-  return { sources: new BlobSources(path.join(dir, 'blob-sources.json')), pullTimes: new PullTimes(path.join(dir, 'pull-times.json')) };
-}
 
 export async function pullImage(store: ImageStore, registries: Registries, paths: EnginePaths, refText: string, opts: PullOptions = {}): Promise<PullResult> {
   const ref = parseReference(refText);

@@ -12,7 +12,7 @@ import type { ImageStore } from '../image/store/image-store.js';
 import { MEDIA, type Descriptor, type Manifest } from '../image/store/oci-types.js';
 import { DEFAULT_TAG, familiarName, parseReference } from '../image/store/reference.js';
 import type { EnginePaths } from '../runtime/paths.js';
-import { registryState } from './pull.js';
+import { registryState } from './registry-state.js';
 import { splitRepository, type Registries } from './registries.js';
 import type { RegistryClient } from './registry-client.js';
 

@@ -105,3 +105,12 @@ export function familiarName(name: string): string {
   }
   return formatReference({ ...r, repository: repo });
 }
+
+/** Whether two references name the same image (`busybox` and `docker.io/library/busybox:latest` do). */
+export function sameImage(a: string, b: string): boolean {
+  const key = (ref: string) => {
+    const r = parseReference(ref);
+    return `${r.repository}:${r.tag ?? (r.digest === undefined ? DEFAULT_TAG : '')}@${r.digest ?? ''}`;
+  };
+  return key(a) === key(b);
+}
