@@ -7,7 +7,8 @@
  * the image config names); a blob that is wrong is deleted, ingest file and all.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, createReadStream, fsyncSync, openSync, rmSync, statSync, truncateSync, writeSync } from 'node:fs';
+import { createReadStream, createWriteStream, rmSync, statSync, truncateSync, type WriteStream } from 'node:fs';
+import { once } from 'node:events';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { StackError } from '../errors.js';
@@ -47,12 +48,13 @@ export async function downloadLayer(
       have = 0;
     }
     const stage = store.stagingDir();
-    const fd = openSync(ingest, 'a');
+    // written by libuv's threads: the event loop stays free for hashing and extracting
+    const out = createWriteStream(ingest, { flags: 'a' });
     try {
       const hash = createHash('sha256');
       let total = 0;
       async function* counted(): AsyncGenerator<Buffer> {
-        for await (const chunk of blobBytes(client, repo, desc, ingest, have, fd, progress, signal)) {
+        for await (const chunk of blobBytes(client, repo, desc, ingest, have, out, progress, signal)) {
           total += chunk.length;
           if (total > desc.size) throw wrongSize(desc, 'more');
           hash.update(chunk);
@@ -75,14 +77,14 @@ export async function downloadLayer(
           hint: 'the image was assembled wrongly; nothing was stored',
         });
       }
-      fsyncSync(fd);
+      await new Promise<void>((resolve, reject) => out.end((e?: Error | null) => (e ? reject(e) : resolve())));
       return store.installLayer(stage, ingest, { diffId, digest, size: desc.size, mediaType: desc.mediaType });
     } catch (e) {
       rmSync(stage, { recursive: true, force: true });
       if (e instanceof IntegrityError) rmSync(ingest, { force: true });
       throw e;
     } finally {
-      closeSync(fd);
+      if (!out.closed) out.destroy();
     }
   });
 }
@@ -98,7 +100,7 @@ async function* blobBytes(
   desc: Descriptor,
   ingest: string,
   have: number,
-  fd: number,
+  out: WriteStream,
   progress: LayerProgress,
   signal?: AbortSignal,
 ): AsyncGenerator<Buffer> {
@@ -124,7 +126,7 @@ async function* blobBytes(
             chunk = chunk.subarray(drop);
             if (chunk.length === 0) continue;
           }
-          writeSync(fd, chunk);
+          if (!out.write(chunk)) await once(out, 'drain');
           offset += chunk.length;
           progress('downloading', offset);
           yield chunk;

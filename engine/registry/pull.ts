@@ -133,7 +133,7 @@ async function fetchLayers(
 ): Promise<LayerRecord[]> {
   const abort = new AbortController();
   const signal = opts.signal ? AbortSignal.any([opts.signal, abort.signal]) : abort.signal;
-  const queue = new PQueue({ concurrency: opts.concurrency ?? 3 });
+  const queue = new PQueue({ concurrency: opts.concurrency ?? 5 });
   const layerEvent = (d: Descriptor, phase: Extract<PullEvent, { kind: 'layer' }>['phase'], bytes: number) =>
     emit({ kind: 'layer', ref: shown, digest: d.digest, phase, bytes, size: d.size });
   const jobs = descs.map((d, i) => {

@@ -23,6 +23,7 @@ import {
   rmSync,
   type Stats,
   symlinkSync,
+  write,
   writeSync,
 } from 'node:fs';
 import path from 'node:path';
@@ -37,6 +38,13 @@ import { classifyOciName, isLayerXattr, makeOverlayWhiteout, markOverlayOpaque }
 
 /** Directories a tar only implies (it names `a/b` without `a/`) get what moby gives them. */
 const IMPLIED_DIR_MODE = 0o755;
+const GUNZIP_CHUNK = 1 << 20;
+const FILE_READ_CHUNK = 1 << 20;
+const ASYNC_WRITE_MIN = 256 << 10;
+
+function writeAsync(fd: number, buf: Buffer, off: number): Promise<number> {
+  return new Promise((resolve, reject) => write(fd, buf, off, buf.length - off, null, (e, n) => (e ? reject(e) : resolve(n))));
+}
 const GZIP_MAGIC = Buffer.from([0x1f, 0x8b]);
 const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
 
@@ -49,7 +57,7 @@ export async function extractLayer(input: string | NodeJS.ReadableStream, dir: s
   const root = path.resolve(dir);
   mkdirSync(root, { recursive: true });
   let file: ReadStream | undefined;
-  if (typeof input === 'string') input = file = createReadStream(input);
+  if (typeof input === 'string') input = file = createReadStream(input, { highWaterMark: FILE_READ_CHUNK });
   const hash = createHash('sha256');
   let src: ByteSource | undefined;
   try {
@@ -104,13 +112,32 @@ async function uncompressed(input: NodeJS.ReadableStream): Promise<AsyncIterable
 
 async function* gunzipped(chunks: AsyncGenerator<Buffer>): AsyncGenerator<Buffer> {
   // pipeline destroys the gunzip stream with the source's error, so iterating it rethrows that
-  const gunzip = pipeline(Readable.from(chunks), createGunzip(), () => {});
+  // large output chunks: each chunk is a round trip to zlib's thread, and at the default 16 KiB
+  // those round trips, not inflating, were most of a layer's extraction time
+  // and large input chunks, for the same reason (a network stream comes in ~64 KiB pieces)
+  const gunzip = pipeline(Readable.from(coalesced(chunks, GUNZIP_CHUNK)), createGunzip({ chunkSize: GUNZIP_CHUNK }), () => {});
   try {
     for await (const chunk of gunzip) yield chunk as Buffer;
   } catch (e) {
     if (!String((e as NodeJS.ErrnoException).code).startsWith('Z_')) throw e;
     throw new StackError(`layer blob is not valid gzip: ${(e as Error).message}`, { kind: 'invalid', cause: e });
   }
+}
+
+/** The same bytes in pieces of at least `size` (but the last). */
+async function* coalesced(chunks: AsyncIterable<Buffer>, size: number): AsyncGenerator<Buffer> {
+  let parts: Buffer[] = [];
+  let bytes = 0;
+  for await (const chunk of chunks) {
+    parts.push(chunk);
+    bytes += chunk.length;
+    if (bytes >= size) {
+      yield parts.length === 1 ? parts[0]! : Buffer.concat(parts, bytes);
+      parts = [];
+      bytes = 0;
+    }
+  }
+  if (bytes > 0) yield Buffer.concat(parts, bytes);
 }
 
 function toBuffer(chunk: string | Buffer): Buffer {
@@ -213,7 +240,9 @@ class LayerWriter {
     const fd = openSync(abs, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
     try {
       for await (const chunk of data) {
-        for (let off = 0; off < chunk.length; ) off += writeSync(fd, chunk, off);
+        // big pieces are written on libuv's threads, so hashing and inflating go on meanwhile;
+        // small ones at once, where a thread round trip would cost more than the write
+        for (let off = 0; off < chunk.length; ) off += chunk.length - off >= ASYNC_WRITE_MIN ? await writeAsync(fd, chunk, off) : writeSync(fd, chunk, off);
       }
       // chown clears setuid bits and file capabilities, and writing data would too: data,
       // owner, xattrs, then mode
