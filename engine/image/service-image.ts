@@ -58,7 +58,10 @@ export async function resolveServiceImage(store: ImageStore, project: Project, s
     try {
       return await opts.puller.pull(name, service.platform);
     } catch (e) {
-      if (!service.build || mode === 'never') throw e;
+      if (!service.build || mode === 'never') {
+        if (!(e instanceof StackError)) throw e;
+        throw new StackError(`service "${service.name}": cannot pull image ${name}: ${e.message}`, { kind: e.kind, hint: e.hint, path: `services.${service.name}.image`, cause: e });
+      }
       opts.onPullFailed?.(e);
     }
   }
@@ -75,7 +78,7 @@ export async function resolveServiceImage(store: ImageStore, project: Project, s
     hint: service.build
       ? 'build it first (`stack build`), or drop --no-build'
       : service.pull_policy === 'never'
-        ? 'its pull_policy is never: pull it first (stack pull), or load or import it'
+        ? 'pulls are off (pull_policy: never, or --pull never): pull it first (stack pull), or load or import it (stack image load, stack image import)'
         : 'pull it (stack pull), load or import it (stack image load, stack image import), or give the service a build section',
   });
 }
