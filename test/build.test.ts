@@ -251,11 +251,12 @@ RUN echo other > /other
     await assert.rejects(build(bad), (e: unknown) => e instanceof StackError && e.location?.line === 2);
   });
 
-  test('a missing base image is a clear error at the FROM line', async () => {
-    const ctx = project({ Dockerfile: '# base\nFROM nosuch/image:1\n' });
+  test('a missing base image that cannot be pulled is a clear error at the FROM line', async () => {
+    // a loopback port nothing listens on: tests send packets to loopback only
+    const ctx = project({ Dockerfile: '# base\nFROM 127.0.0.1:1/nosuch/image:1\n' });
     await assert.rejects(build(ctx), (e: unknown) => {
       assert.ok(e instanceof StackError);
-      assert.match(e.message, /nosuch\/image:1 is not in the local image store/);
+      assert.match(e.message, /nosuch\/image:1 is not in the local image store, and pulling it failed: cannot reach registry 127\.0\.0\.1:1: connection refused/);
       assert.equal(e.location?.line, 2);
       return true;
     });

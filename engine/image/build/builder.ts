@@ -132,6 +132,8 @@ class BuildRun {
   /** an empty lower dir: overlay needs one under a stage that has no layer yet (FROM scratch) */
   private emptyDir: string | undefined;
 
+  private readonly pulls = new Map<string, Promise<StoredImage>>();
+
   constructor(
     private readonly builder: Builder,
     private readonly df: Dockerfile,
@@ -405,7 +407,7 @@ class BuildRun {
       layers = st.layers;
       id = st.key;
     } else {
-      const img = this.resolveImage(ref, location);
+      const img = await this.resolveImage(ref, location);
       layers = img.layers;
       id = img.id;
     }
@@ -504,20 +506,39 @@ class BuildRun {
       // BuildKit: a stage built FROM an earlier stage inherits the ARGs in scope there
       return { key: st.key, layers: st.layers, image: cloneImage(st.image), args: new Map(st.args), cmdSet: false };
     }
-    const img = this.resolveImage(ref, stage.from.location);
+    const img = await this.resolveImage(ref, stage.from.location);
     return { key: stepKey(img.id), layers: img.layers, image: cloneImage(img.config), args, cmdSet: false };
   }
 
-  private resolveImage(ref: string, location: Location): StoredImage {
-    const img = this.builder.store.find(ref);
-    if (!img) {
-      throw new StackError(`image ${ref} is not in the local image store`, {
-        kind: 'not-found',
-        location,
-        hint: `make it available first (stack image import ROOTFS.tar ${ref}, stack image load, or stack pull)`,
-      });
+  /** A base image from the store, pulled when missing (as docker build does); one pull per image per build. */
+  private resolveImage(ref: string, location: Location): Promise<StoredImage> {
+    const found = this.builder.store.find(ref);
+    if (found) return Promise.resolve(found);
+    let p = this.pulls.get(ref);
+    if (!p) {
+      p = this.pull(ref, location);
+      this.pulls.set(ref, p);
     }
-    return img;
+    return p;
+  }
+
+  private async pull(ref: string, location: Location): Promise<StoredImage> {
+    this.req.onEvent?.({ type: 'output', stage: '', text: `pulling ${ref}: it is not in the local image store` });
+    const { Registries, pullImage } = await import('../../registry/index.js');
+    const registries = new Registries();
+    try {
+      return (await pullImage(this.builder.store, registries, this.builder.enginePaths, ref)).image;
+    } catch (e) {
+      if (!(e instanceof StackError)) throw e;
+      throw new StackError(`image ${ref} is not in the local image store, and pulling it failed: ${e.message}`, {
+        kind: e.kind,
+        location,
+        hint: `make it available (stack image pull ${ref}, stack image import ROOTFS.tar ${ref}, or stack image load)`,
+        cause: e,
+      });
+    } finally {
+      await registries.close();
+    }
   }
 
   /** A stage named by `FROM x` / `--from=x`: by name, or by index for --from. */
