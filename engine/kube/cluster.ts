@@ -4,6 +4,9 @@
  * `--context`, and the namespace: `--namespace`, else the context's, else `default`.
  * @kubernetes/client-node is imported here only, on demand: it takes about a second to load.
  */
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import path from 'node:path';
 import type { KubernetesObject, KubernetesObjectApi } from '@kubernetes/client-node';
 import { StackError } from '../errors.js';
 
@@ -22,6 +25,11 @@ export interface Cluster {
 export type { KubernetesObject };
 
 export async function connect(opts: ClusterOptions = {}): Promise<Cluster> {
+  // without any of these the client would quietly talk to http://localhost:8080
+  const configured = (process.env.KUBECONFIG ?? '') !== '' || existsSync(path.join(homedir(), '.kube', 'config')) || process.env.KUBERNETES_SERVICE_HOST !== undefined;
+  if (!configured) {
+    throw new StackError('no Kubernetes cluster is configured', { kind: 'not-found', hint: 'point KUBECONFIG at a kubeconfig, or create ~/.kube/config (kind, minikube and cloud CLIs write one)' });
+  }
   const k8s = await import('@kubernetes/client-node');
   const kc = new k8s.KubeConfig();
   try {
@@ -37,9 +45,7 @@ export async function connect(opts: ClusterOptions = {}): Promise<Cluster> {
     kc.setCurrentContext(opts.context);
   }
   const cluster = kc.getCurrentCluster();
-  if (!cluster) {
-    throw new StackError('no Kubernetes cluster is configured', { kind: 'not-found', hint: 'point KUBECONFIG at a kubeconfig, or create ~/.kube/config (kind, minikube and cloud CLIs write one)' });
-  }
+  if (!cluster) throw new StackError(`the kubeconfig's context "${kc.getCurrentContext()}" names no cluster`, { kind: 'not-found', hint: 'pick another with --context' });
   const context = kc.getCurrentContext();
   const namespace = opts.namespace ?? kc.getContextObject(context)?.namespace ?? 'default';
   return { api: k8s.KubernetesObjectApi.makeApiClient(kc), namespace, context, server: cluster.server };

@@ -33,9 +33,10 @@ export function podTemplate(ctx: KubeContext, roles: ServiceRoles, service: Serv
     oneShot,
   });
   const labels = sortMetadata(service.labels);
-  const annotations = { ...labels.annotations, ...sortMetadata(service.annotations, true).annotations };
-  for (const k of [...labels.rejected, ...sortMetadata(service.annotations, true).rejected]) {
-    ctx.warnings.lossy(`services.${service.name}.labels`, `"${k}" is not a valid Kubernetes label or annotation key: left out`);
+  const own = sortMetadata(service.annotations, true);
+  const annotations = { ...labels.annotations, ...own.annotations };
+  for (const [key, rejected] of [['labels', labels.rejected], ['annotations', own.rejected]] as const) {
+    for (const k of rejected) ctx.warnings.lossy(`services.${service.name}.${key}`, `"${k}" is not a valid Kubernetes label or annotation key: left out`);
   }
   const spec: PodSpec = {
     ...(init.length > 0 && { initContainers: init }),
