@@ -73,12 +73,13 @@ const RUN: Record<Subcommand, (ctx: CommandContext, options: OptionValues, servi
 
   async apply(ctx, options, services) {
     const timeoutMs = options['wait-timeout'] !== undefined ? seconds(options['wait-timeout'] as string, '--wait-timeout') : DEFAULT_WAIT_TIMEOUT_S * 1000;
-    const { project, manifests } = await generate(ctx, options, services, {});
+    const { project, allServices, manifests } = await generate(ctx, options, services, {});
     const [{ connect }, { applyManifests }] = await Promise.all([import('../../engine/kube/cluster.js'), import('../../engine/kube/apply.js')]);
     const cluster = await connect(clusterOptions(options));
     ctx.stderr(`applying ${manifests.objects.length} objects of project ${project} to namespace ${cluster.namespace} (context ${cluster.context})\n`);
     await applyManifests(cluster, manifests.objects, {
       project,
+      services: allServices,
       wait: options['no-wait'] !== true,
       timeoutMs,
       removeOrphans: options['remove-orphans'] === true,
@@ -100,7 +101,7 @@ const RUN: Record<Subcommand, (ctx: CommandContext, options: OptionValues, servi
 };
 
 /** Loads the project, generates and validates its objects, prints the warnings (fails on lossy ones with --strict). */
-async function generate(ctx: CommandContext, options: OptionValues, services: string[], extra: Partial<GenerateOptions>): Promise<{ project: string; manifests: Manifests }> {
+async function generate(ctx: CommandContext, options: OptionValues, services: string[], extra: Partial<GenerateOptions>): Promise<{ project: string; allServices: string[]; manifests: Manifests }> {
   const loaded = loadProject(loadOptionsFrom(ctx, { services }));
   for (const w of loaded.warnings) ctx.stderr(`warning: ${w}\n`);
   const manifests = generateManifests(loaded, { services, ...generateOptions(options), ...extra });
@@ -108,7 +109,8 @@ async function generate(ctx: CommandContext, options: OptionValues, services: st
   const strict = options.strict === true;
   for (const w of manifests.warnings) if (!strict || !w.lossy) ctx.stderr(`warning: ${formatWarning(w)}\n`);
   if (strict) throwIfLossy(manifests.warnings);
-  return { project: loaded.project.name, manifests };
+  const { project } = loaded;
+  return { project: project.name, allServices: [...Object.keys(project.services), ...project.disabled_services], manifests };
 }
 
 const QUANTITY = /^\d+(\.\d+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$/;

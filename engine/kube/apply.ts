@@ -4,8 +4,9 @@
  * changed), then a wait until every workload has rolled out, as `up --wait`. An object of
  * the same name that the project does not own is never taken over. A Job whose template
  * changed (Jobs cannot be changed) is deleted and made again, as `up` re-creates a
- * container. Objects of the project no longer generated are orphans: reported, or removed
- * with `--remove-orphans`.
+ * container. Objects of services no longer in the stack file are orphans, as compose's
+ * containers are: reported, or removed with `--remove-orphans`. Objects of no one service
+ * (claims, Secrets, configs, policies) are never orphans, as `up` never removes volumes.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { StackError } from '../errors.js';
@@ -19,6 +20,8 @@ export const FIELD_MANAGER = 'stack';
 
 export interface ApplyOptions {
   project: string;
+  /** every service of the stack file, profiled ones too: an object of any other is an orphan */
+  services: readonly string[];
   /** wait for the workloads to roll out */
   wait: boolean;
   /** give up waiting after this long (ms) */
@@ -62,7 +65,7 @@ export async function applyManifests(cluster: Cluster, objects: readonly KubeObj
     }
     opts.onEvent(`applied ${ref}`);
   }
-  await orphans(cluster, placed, opts);
+  await orphans(cluster, opts);
   if (opts.wait) await waitForRollout(cluster, placed.filter((o) => WORKLOADS.has(o.kind)), opts);
 }
 
@@ -119,7 +122,9 @@ export async function projectObjects(cluster: Cluster, project: string, volumes 
     if (kind === 'PersistentVolumeClaim' && !volumes) continue;
     try {
       const list = await cluster.api.list(apiVersion, kind, cluster.namespace, undefined, undefined, undefined, undefined, projectSelector(project));
-      for (const o of list.items) if (o.metadata?.name !== undefined) out.push({ apiVersion, kind, metadata: { name: o.metadata.name } });
+      for (const o of list.items) {
+        if (o.metadata?.name !== undefined) out.push({ apiVersion, kind, metadata: { name: o.metadata.name, labels: o.metadata.labels ?? {} } });
+      }
     } catch (e) {
       throw clusterError(e, cluster, `listing ${kind}s`);
     }
@@ -127,13 +132,15 @@ export async function projectObjects(cluster: Cluster, project: string, volumes 
   return out;
 }
 
-async function orphans(cluster: Cluster, placed: readonly KubeObject[], opts: ApplyOptions): Promise<void> {
-  const wanted = new Set(placed.map(objectRef));
-  // claims made from a StatefulSet's templates are the StatefulSet's, not orphans
-  const found = (await projectObjects(cluster, opts.project, false)).filter((o) => !wanted.has(objectRef(o)));
+async function orphans(cluster: Cluster, opts: ApplyOptions): Promise<void> {
+  const known = new Set(opts.services.map(labelValue));
+  const found = (await projectObjects(cluster, opts.project, false)).filter((o) => {
+    const service = o.metadata.labels?.[KUBE_LABELS.service];
+    return service !== undefined && !known.has(service);
+  });
   for (const o of found) {
     if (opts.removeOrphans) await remove(cluster, o, opts.onEvent);
-    else opts.onEvent(`warning: ${objectRef(o)} is no longer in the stack file (remove it with --remove-orphans)`);
+    else opts.onEvent(`warning: ${objectRef(o)} is of service "${o.metadata.labels?.[KUBE_LABELS.service]}", which is no longer in the stack file (remove it with --remove-orphans)`);
   }
 }
 

@@ -4,7 +4,7 @@
  * emptyDir in memory, single-file bind mounts, `secrets:` and `configs:` as files of
  * ConfigMap or Secret volumes mounted one at a time (subPath), so each lands where `up`
  * puts it. A bind mount of a directory has no equivalent (the cluster's nodes do not have
- * the project's files): it is left out with a warning, and the image's content stays.
+ * this machine's files): it is left out with a warning, and the image's content stays.
  */
 import { existsSync, statSync } from 'node:fs';
 import type { Service, StringMap } from '../model/types.js';
@@ -77,7 +77,7 @@ export function serviceMounts(ctx: KubeContext, service: Service, pod: PodVolume
             directory: `a bind mount of the directory ${source}`,
             special: `a bind mount of ${source}, which is not a regular file,`,
           }[kind];
-          ctx.warnings.lossy(at, `${what} has no Kubernetes equivalent (the nodes do not have the project's files): left out, the image's ${v.target} is used`);
+          ctx.warnings.lossy(at, `${what} has no Kubernetes equivalent (the cluster's nodes do not have this machine's files): left out, the image's ${v.target} is used`);
           break;
         }
         const file = bindFileSource(ctx, source, at);
