@@ -12,6 +12,7 @@ import { parseAllDocuments } from 'yaml';
 import { loadProject } from '../engine/load/loader.js';
 import { generateManifests, type GenerateOptions } from '../engine/kube/generate.js';
 import type { KubeObject } from '../engine/kube/objects.js';
+import { kubeName, labelValue } from '../engine/kube/names.js';
 import { manifestsYaml } from '../engine/kube/output.js';
 import { rolloutState } from '../engine/kube/rollout.js';
 import { throwIfLossy } from '../engine/kube/warnings.js';
@@ -468,6 +469,25 @@ volumes: {pgdata: {}, cachedata: {}, shared: {}}
   });
 });
 
+describe('options and mistakes', () => {
+  test('--namespace sets every object\'s namespace; without it the applier chooses', () => {
+    const yaml = 'services:\n  a: {image: a, expose: ["80"], environment: {X: "1"}}\n';
+    for (const o of generate(yaml, { options: { namespace: 'shop' } }).objects) assert.equal(o.metadata.namespace, 'shop');
+    for (const o of generate(yaml).objects) assert.equal(o.metadata.namespace, undefined);
+  });
+
+  test('an unknown x-stack workload and a secret whose variable is unset are errors that say where', () => {
+    assert.throws(
+      () => generate('services:\n  a:\n    image: a\n    x-stack: {kube: {workload: daemonset}}\n'),
+      (e: unknown) => e instanceof StackError && e.message.includes('x-stack.kube.workload') && e.message.includes('daemonset') && e.location?.line === 4,
+    );
+    assert.throws(
+      () => generate('services:\n  a:\n    image: a\n    secrets: [token]\nsecrets:\n  token:\n    environment: TOKEN\n'),
+      (e: unknown) => e instanceof StackError && e.kind === 'not-found' && e.message.includes('TOKEN') && e.location?.line === 7,
+    );
+  });
+});
+
 describe('resources and security', () => {
   test('deploy.resources, mem_limit and cpus are limits and requests; user, read_only, capabilities and privileged the security context', () => {
     const { objects, warnings } = generate(`
@@ -549,6 +569,17 @@ services:
     assert.equal(services.length, 2);
     for (const s of services) assert.ok(s.metadata.name.length <= 63, s.metadata.name);
     assert.notEqual(services[0]!.metadata.name, services[1]!.metadata.name);
+  });
+
+  test('label values: kept when valid, else mapped and ended with a hash that keeps two apart', () => {
+    assert.equal(labelValue('My_App.v2'), 'My_App.v2');
+    const a = labelValue(`project-${'a'.repeat(70)}`);
+    const b = labelValue(`project-${'a'.repeat(71)}`);
+    for (const v of [a, b, labelValue('two words'), labelValue('__')]) assert.match(v, /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/);
+    assert.notEqual(a, b);
+    assert.notEqual(labelValue('two words'), labelValue('two-words'));
+    assert.equal(kubeName('9lives'), 's-9lives');
+    assert.throws(() => kubeName('___'), StackError);
   });
 
   test('two names that map to one are an error naming both', () => {

@@ -16,7 +16,7 @@ import { labelValue } from './names.js';
 import { KINDS, objectRef, type KubeObject } from './objects.js';
 import { rolloutState, type WorkloadStatus } from './rollout.js';
 
-export const FIELD_MANAGER = 'stack';
+const FIELD_MANAGER = 'stack';
 
 export interface ApplyOptions {
   project: string;

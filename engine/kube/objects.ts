@@ -23,7 +23,6 @@ export type { IProbe as Probe } from 'kubernetes-models/v1/Probe';
 export type { IVolume as PodVolume } from 'kubernetes-models/v1/Volume';
 export type { IVolumeMount as VolumeMount } from 'kubernetes-models/v1/VolumeMount';
 export type { IServicePort as ServicePort } from 'kubernetes-models/v1/ServicePort';
-export type { IContainerPort as ContainerPort } from 'kubernetes-models/v1/ContainerPort';
 export type { IPersistentVolumeClaim as PersistentVolumeClaim } from 'kubernetes-models/v1/PersistentVolumeClaim';
 
 type Named<T extends { metadata?: ObjectMeta }> = T & { metadata: ObjectMeta & { name: string } };

@@ -19,7 +19,7 @@ import type { DeploymentObject, PodTemplateSpec } from './objects.js';
 import { podTemplate } from './pod.js';
 import { claimSpec } from './volumes.js';
 
-export type WorkloadKind = 'Deployment' | 'StatefulSet' | 'DaemonSet' | 'Job';
+type WorkloadKind = 'Deployment' | 'StatefulSet' | 'DaemonSet' | 'Job';
 
 export interface WorkloadInput {
   roles: ServiceRoles;
@@ -31,7 +31,7 @@ export interface WorkloadInput {
   networkLabels: ReadonlyMap<string, StringMap>;
 }
 
-export function workloadKind(ctx: KubeContext, service: Service, input: WorkloadInput): WorkloadKind {
+function workloadKind(ctx: KubeContext, service: Service, input: WorkloadInput): WorkloadKind {
   if (input.roles.jobs.has(service.name)) return 'Job';
   if (service.deploy?.mode === 'global') return 'DaemonSet';
   const asked = requestedWorkload(ctx, service);
