@@ -99,6 +99,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: "Sync, rebuild or restart services as their develop.watch paths change",
     load: async () => (await import('./commands/watch.js')).watchCommand,
   },
+  kube: {
+    summary: 'Run the stack on Kubernetes: generate manifests, apply them, take them down',
+    load: async () => (await import('./commands/kube.js')).kubeCommand,
+  },
   ls: {
     summary: 'List the projects that have containers',
     load: async () => (await import('./commands/ls.js')).lsCommand,
