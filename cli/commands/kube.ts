@@ -12,7 +12,13 @@ import { generateManifests, type GenerateOptions, type Manifests } from '../../e
 import { manifestFileName, manifestsYaml, objectYaml } from '../../engine/kube/output.js';
 import { validateManifests } from '../../engine/kube/validate.js';
 import { formatWarning, throwIfLossy } from '../../engine/kube/warnings.js';
+import { serviceBuildRequest, serviceImageName } from '../../engine/image/service-image.js';
+import { ImageStore } from '../../engine/image/store/image-store.js';
+import { parseReference } from '../../engine/image/store/reference.js';
+import type { Project, Service } from '../../engine/model/types.js';
+import { enginePaths } from '../../engine/runtime/paths.js';
 import type { Command, CommandContext, OptionValues } from '../command.js';
+import { plainBuildProgress } from '../render/build-progress.js';
 import { loadOptionsFrom } from './config.js';
 
 const SUBCOMMANDS = ['generate', 'apply', 'down'] as const;
@@ -42,6 +48,8 @@ export const kubeCommand: Command = {
     { name: 'no-wait', type: 'boolean', description: 'apply: return once the objects are applied' },
     { name: 'remove-orphans', type: 'boolean', description: 'apply: delete objects of the project no longer in the stack file' },
     { name: 'volumes', short: 'v', type: 'boolean', description: "down: delete the project's PersistentVolumeClaims too" },
+    { name: 'push', type: 'boolean', description: 'generate, apply: build the images of services with a build section, push them, and refer to them by digest' },
+    { name: 'registry', type: 'string', value: 'REGISTRY[/PATH]', description: 'with --push: where the images go (default: each service\'s image name)' },
   ],
   async run(ctx: CommandContext, options: OptionValues, args: string[]): Promise<number> {
     const [sub, ...services] = args;
@@ -104,7 +112,10 @@ const RUN: Record<Subcommand, (ctx: CommandContext, options: OptionValues, servi
 async function generate(ctx: CommandContext, options: OptionValues, services: string[], extra: Partial<GenerateOptions>): Promise<{ project: string; allServices: string[]; manifests: Manifests }> {
   const loaded = loadProject(loadOptionsFrom(ctx, { services }));
   for (const w of loaded.warnings) ctx.stderr(`warning: ${w}\n`);
-  const manifests = generateManifests(loaded, { services, ...generateOptions(options), ...extra });
+  const genOptions = generateOptions(options);
+  if (options.registry !== undefined && options.push !== true) throw new StackError('--registry needs --push', { hint: 'add --push to build and push the images there' });
+  const images = options.push === true ? await buildAndPush(ctx, loaded.project, services, options.registry as string | undefined) : undefined;
+  const manifests = generateManifests(loaded, { services, ...genOptions, ...(images && { images }), ...extra });
   await validateManifests(manifests.objects);
   const strict = options.strict === true;
   for (const w of manifests.warnings) if (!strict || !w.lossy) ctx.stderr(`warning: ${formatWarning(w)}\n`);
@@ -144,4 +155,58 @@ function seconds(text: string, flag: string): number {
   const n = Number(text);
   if (!Number.isFinite(n) || n < 0) throw new StackError(`${flag} ${text}: expected a number of seconds`, { hint: `for example ${flag} 120` });
   return n * 1000;
+}
+
+/**
+ * `--push`: builds each selected service's image (when it has a build section), pushes it
+ * to `registry` (or its own name) and returns the by-digest references the manifests use,
+ * so the cluster runs exactly what was built.
+ */
+async function buildAndPush(ctx: CommandContext, project: Project, selected: readonly string[], registry: string | undefined): Promise<Record<string, string>> {
+  const names = selected.length > 0 ? selected : Object.keys(project.services).sort();
+  const toPush = names.map((n) => project.services[n]).filter((s): s is Service => s?.build !== undefined);
+  if (toPush.length === 0) {
+    ctx.stderr('warning: --push: no selected service has a build section; nothing to push\n');
+    return {};
+  }
+  const paths = enginePaths(ctx.env);
+  const store = ImageStore.open(paths);
+  const [{ Builder }, { Registries, pushImage }] = await Promise.all([import('../../engine/image/build/builder.js'), import('../../engine/registry/index.js')]);
+  const builder = new Builder(store, paths);
+  const registries = new Registries();
+  const out: Record<string, string> = {};
+  try {
+    for (const service of toPush) {
+      const local = serviceImageName(project.name, service);
+      const target = pushTarget(local, registry, service.name);
+      ctx.stderr(`building ${service.name}\n`);
+      await builder.build(serviceBuildRequest(project, service, { onEvent: plainBuildProgress(ctx.stderr, `${service.name} `) }));
+      await store.tag(local, target);
+      const pushed = await pushImage(store, registries, paths, target);
+      const repository = parseReference(target).repository;
+      out[service.name] = `${repository}@${pushed.digest}`;
+      ctx.stderr(`pushed ${service.name} as ${out[service.name]}\n`);
+    }
+  } finally {
+    await registries.close();
+  }
+  return out;
+}
+
+/** `web:1` with `--registry reg:5000/team` -> `reg:5000/team/web:1`; without, the name itself, which must say its registry. */
+function pushTarget(local: string, registry: string | undefined, service: string): string {
+  const ref = parseReference(local);
+  const tag = ref.tag ?? 'latest';
+  if (registry === undefined) {
+    if (!local.includes('/')) {
+      throw new StackError(`--push: service "${service}" has no image name with a registry to push to (${local})`, {
+        path: `services.${service}.image`,
+        hint: 'give it image: REGISTRY/NAME:TAG, or pass --registry REGISTRY[/PATH]',
+      });
+    }
+    return `${ref.repository}:${tag}`;
+  }
+  const base = registry.replace(/\/+$/, '');
+  const repoPath = ref.repository.slice(ref.repository.indexOf('/') + 1).replace(/^library\//, '');
+  return `${base}/${repoPath}:${tag}`;
 }
