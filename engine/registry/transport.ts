@@ -31,6 +31,7 @@ export interface SendOptions {
 }
 
 const MAX_REDIRECTS = 5;
+const BODY_CHUNK = 1 << 20;
 const RETRY_BASE_MS = 200;
 
 export class Transport {
@@ -131,7 +132,8 @@ export class Transport {
   private dispatch(url: string, method: Dispatcher.HttpMethod, headers: Headers, body: SendOptions['body']): Promise<Response> {
     const dispatcher = this.unverified && this.insecureDispatcher ? this.insecureDispatcher : this.dispatcher;
     return dispatcher
-      .request({ origin: new URL(url).origin, path: pathOf(url), method, headers, body: body as Dispatcher.DispatchOptions['body'] })
+      // 1 MiB body pieces: at undici's default 64 KiB a layer's per-chunk work, not the network, set the pace
+      .request({ origin: new URL(url).origin, path: pathOf(url), method, headers, body: body as Dispatcher.DispatchOptions['body'], highWaterMark: BODY_CHUNK })
       .then((r) => ({ status: r.statusCode, headers: r.headers, body: r.body, url }));
   }
 
