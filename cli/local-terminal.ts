@@ -10,7 +10,7 @@ export class LocalTerminal {
   private entered = false;
   private readonly onResize = () => this.resize();
 
-  /** `bundle`: the container's bundle dir, where conmon keeps its `ctl` fifo */
+  /** `bundle`: the dir conmon was given as its bundle (a container's, or an exec session's), where it keeps its `ctl` fifo */
   constructor(private readonly bundle: string) {}
 
   enter(): void {

@@ -181,7 +181,15 @@ describe('project commands', () => {
     assert.equal(r.stderr, 'oops\n');
     assert.equal(ok(['exec', '-e', 'EXTRA=1', '-w', '/tmp', '-u', 'app', 'web', 'sh', '-c', 'echo $EXTRA $(pwd) $(id -u) $HOME']).stdout, '1 /tmp 1000 /home/app\n');
     assert.equal(ok(['exec', '-T', 'web', 'cat'], 'piped in\n').stdout, 'piped in\n');
-    assert.equal(ok(['exec', '-it', 'web', 'true']).stderr, '', 'no terminal note when stdin is not one');
+    // -t: a pseudo-terminal through an exec conmon, even with piped input; the pty echoes and ends lines with \r\n
+    const withTty = stack(['exec', '-t', 'web', 'sh', '-c', 'tty; read x; echo got:$x; exit 3'], 'typed\n');
+    assert.equal(withTty.code, 3, withTty.stderr);
+    assert.match(withTty.stdout, /(^|\n)\/dev\/pts\/\d+\r\n/);
+    assert.match(withTty.stdout, /got:typed\r\n$/);
+    assert.equal(stack(['exec', '-t', '-T', 'web', 'true']).code, 1, '-t and -T contradict each other');
+    const sessions = readdirSync(path.join(env.STACK_RUN!, 'containers', `${PROJECT}-web-1`)).filter((n) => n.includes('-x'));
+    assert.deepEqual(sessions, [], 'the exec session dir is removed');
+    assert.deepEqual(readdirSync(path.join(env.STACK_RUN!, 'sockets')).filter((n) => n.includes('-x')), [], 'and its attach socket link');
     assert.equal(ok(['exec', '-d', 'web', 'sh', '-c', 'sleep 0.5; echo detached > /proc/1/fd/1']).stdout, '');
     assert.ok(!logText('web').includes('detached'), 'exec -d returned before the command ended');
     await until('the detached command', () => logText('web').includes('detached'));

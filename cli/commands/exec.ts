@@ -4,7 +4,8 @@
  * command's exit code is ours, as in compose.
  */
 import { StackError } from '../../engine/errors.js';
-import { execStreaming } from '../../engine/runtime/exec-stream.js';
+import { execInTerminal, execStreaming } from '../../engine/runtime/exec-stream.js';
+import { LocalTerminal } from '../local-terminal.js';
 import type { Command, CommandContext, OptionValues } from '../command.js';
 import { keyValues } from '../options.js';
 import { openProject, scopeContainers } from '../project-scope.js';
@@ -20,8 +21,8 @@ export const execCommand: Command = {
     { name: 'user', short: 'u', type: 'string', value: 'USER[:GROUP]', description: "run as this user (the container's /etc/passwd)" },
     { name: 'index', type: 'string', value: 'N', description: 'replica N of the service (default: the first one running)' },
     { name: 'detach', short: 'd', type: 'boolean', description: 'run the command in the background' },
-    { name: 'no-tty', short: 'T', type: 'boolean', description: 'no pseudo-terminal (stack has no terminal support yet: always the case)' },
-    { name: 'tty', short: 't', type: 'boolean', description: 'accepted for compatibility; runs without a terminal' },
+    { name: 'no-tty', short: 'T', type: 'boolean', description: 'no pseudo-terminal (the default when stdin is not a terminal)' },
+    { name: 'tty', short: 't', type: 'boolean', description: 'a pseudo-terminal (the default when stdin is one)' },
     { name: 'interactive', short: 'i', type: 'boolean', description: 'keep stdin open (the default)' },
   ],
   async run(ctx: CommandContext, options: OptionValues, positionals: string[]): Promise<number> {
@@ -47,21 +48,36 @@ export const execCommand: Command = {
         hint: `start it: stack up -d ${service}`,
       });
     }
-    // compose asks for a terminal when its input is one; we run without and say so once
-    if (process.stdin.isTTY === true && options['no-tty'] !== true && options.detach !== true) {
-      ctx.stderr('stack exec: no pseudo-terminal support yet: running without one (-T)\n');
-    }
+    if (options.tty === true && options['no-tty'] === true) throw new StackError('-t and -T contradict each other', { hint: 'keep one of them' });
+    // compose: a terminal when our input is one, unless -T; -t asks for one even when piped
+    const tty = options.detach !== true && options['no-tty'] !== true && (options.tty === true || process.stdin.isTTY === true);
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(keyValues((options.env as string[] | undefined) ?? [], '-e'))) {
       const value = v ?? ctx.env[k];
       if (value !== undefined) env[k] = value;
     }
-    return execStreaming(containers, scope.reconciler.paths, target, {
+    const request = {
       args,
       env,
       ...(options.workdir !== undefined && { cwd: options.workdir as string }),
       ...(options.user !== undefined && { user: options.user as string }),
       ...(options.detach === true && { detach: true }),
-    });
+    };
+    if (!tty) return execStreaming(containers, scope.reconciler.paths, target, request);
+    let terminal: LocalTerminal | undefined;
+    try {
+      return await execInTerminal(containers, scope.reconciler.paths, target, request, {
+        stdin: process.stdin,
+        stdout: process.stdout,
+        ...(process.stdout.rows && process.stdout.columns && { size: { rows: process.stdout.rows, columns: process.stdout.columns } }),
+        onAttached: (sessionDir) => {
+          if (process.stdin.isTTY !== true) return;
+          terminal = new LocalTerminal(sessionDir);
+          terminal.enter();
+        },
+      });
+    } finally {
+      terminal?.leave();
+    }
   },
 };

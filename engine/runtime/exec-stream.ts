@@ -6,14 +6,17 @@
  * to it, and the runtime runs in a process group of its own so that a Ctrl-C in the
  * terminal reaches the process once, through us.
  */
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import type { Writable } from 'node:stream';
 import { StackError } from '../errors.js';
 import { runOnOurStdio } from '../sys/process.js';
+import { attachToMonitor } from './conmon-attach.js';
+import { ExecMonitor } from './conmon.js';
 import type { Containers } from './containers.js';
 import { OciRuntime } from './oci-runtime.js';
 import type { OciProcess, OciSpec } from './oci-spec.js';
-import { containerDirs, runtimeRoot, type EnginePaths } from './paths.js';
+import { containerDirs, runtimeRoot, socketDir, type EnginePaths } from './paths.js';
 import { resolveUser } from './spec/user.js';
 
 export interface ExecRequest {
@@ -63,6 +66,53 @@ export async function execStreaming(containers: Containers, paths: EnginePaths, 
     for (const s of FORWARDED) process.removeListener(s, forward);
     rmSync(`${base}.json`, { force: true });
     rmSync(`${base}.pid`, { force: true });
+  }
+}
+
+export interface TerminalIo {
+  stdin: NodeJS.ReadableStream;
+  stdout: Writable;
+  /** the terminal's size at the start; later changes go through the session's ctl fifo */
+  size?: { rows: number; columns: number };
+  /** the session's dir once conmon serves it (its `ctl` fifo takes `1 <rows> <cols>` resizes) */
+  onAttached?: (sessionDir: string) => void;
+}
+
+/**
+ * Runs the process with a pseudo-terminal (`stack exec` with a terminal), monitored by a
+ * conmon of its own: keys go to the pty as typed (Ctrl-C included, which the pty turns
+ * into a signal), and its output comes back on the attach socket. Returns its exit code.
+ */
+export async function execInTerminal(containers: Containers, paths: EnginePaths, id: string, req: ExecRequest, io: TerminalIo): Promise<number> {
+  const rec = containers.record(id);
+  if ((await containers.status(id)) !== 'running') throw new StackError(`container ${rec.name} is not running`, { kind: 'conflict' });
+  const dirs = containerDirs(paths, id);
+  const spec = JSON.parse(readFileSync(path.join(dirs.bundle, 'config.json'), 'utf8')) as OciSpec;
+  const proc: OciProcess = {
+    ...execProcess(spec, req, rec.rootfs.kind === 'directory' ? rec.rootfs.path : dirs.rootfs, rec.name),
+    terminal: true,
+    ...(io.size && { consoleSize: { height: io.size.rows, width: io.size.columns } }),
+  };
+  const session = `${id.slice(0, 12)}-x${process.pid}-${++seq}`;
+  const sessionDir = path.join(dirs.run, session);
+  mkdirSync(sessionDir, { recursive: true, mode: 0o700 });
+  mkdirSync(socketDir(paths), { recursive: true, mode: 0o700 });
+  const processSpec = path.join(sessionDir, 'process.json');
+  writeFileSync(processSpec, JSON.stringify(proc));
+  const rt = new OciRuntime(rec.runtime.name, rec.runtime.binary, runtimeRoot(paths, rec.runtime.name));
+  let monitor: ExecMonitor | undefined;
+  try {
+    monitor = await ExecMonitor.start({ id, session, sessionDir, processSpec, runtime: rt, socketDir: socketDir(paths) });
+    // a terminal has one output stream: conmon sends it all as stdout
+    const attach = attachToMonitor(sessionDir, { stdin: io.stdin, stdout: io.stdout, stderr: io.stdout });
+    io.onAttached?.(sessionDir);
+    await monitor.begin();
+    await attach.closed;
+    return await monitor.exitCode();
+  } finally {
+    monitor?.release();
+    rmSync(sessionDir, { recursive: true, force: true });
+    rmSync(path.join(socketDir(paths), session), { force: true });
   }
 }
 

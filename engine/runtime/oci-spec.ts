@@ -15,6 +15,7 @@ export interface OciSpec {
 
 export interface OciProcess {
   terminal?: boolean;
+  consoleSize?: { height: number; width: number };
   user: { uid: number; gid: number; umask?: number; additionalGids?: number[] };
   args: string[];
   env: string[];
