@@ -220,21 +220,29 @@ RUN echo other > /other
     assert.equal(again.cached, again.steps, 'an ignored file does not invalidate the cache');
   });
 
-  test('ADD unpacks a local tar; heredocs work for RUN and COPY', async () => {
+  test('ADD unpacks a local tar (plain, gzip, bzip2, xz); heredocs work for RUN and COPY', async () => {
     const ctx = project({
-      Dockerfile: 'FROM busybox:test\nADD bundle.tar /opt/\nADD zipped.tgz /zipped/\nADD notes.gz /plain/\nRUN <<EOF\necho from heredoc > /h.txt\nEOF\nCOPY <<EOT /etc/motd\nhi there\nEOT\n',
+      Dockerfile:
+        'FROM busybox:test\nADD bundle.tar /opt/\nADD zipped.tgz /zipped/\nADD notes.gz /plain/\nADD b.tbz2 /bz/\nADD x.txz /xz/\nADD notes.xz /plain/\nRUN <<EOF\necho from heredoc > /h.txt\nEOF\nCOPY <<EOT /etc/motd\nhi there\nEOT\n',
     });
     const src = mkdtempSync(path.join(dir, 'tarsrc-'));
     writeFileSync(path.join(src, 'inside.txt'), 'packed\n');
     execFileSync('tar', ['-C', src, '-cf', path.join(ctx, 'bundle.tar'), 'inside.txt']);
     execFileSync('tar', ['-C', src, '-czf', path.join(ctx, 'zipped.tgz'), 'inside.txt']);
-    // a gzip that holds no tar is a file like any other, copied as it is (docker's rule)
+    execFileSync('tar', ['-C', src, '-cjf', path.join(ctx, 'b.tbz2'), 'inside.txt']);
+    execFileSync('tar', ['-C', src, '-cJf', path.join(ctx, 'x.txz'), 'inside.txt']);
+    // a compressed file that holds no tar is a file like any other, copied as it is (docker's rule)
     writeFileSync(path.join(ctx, 'notes.gz'), gzipSync('just notes\n'));
+    writeFileSync(path.join(ctx, 'notes'), 'xz notes\n');
+    execFileSync('xz', ['-z', path.join(ctx, 'notes')]);
     const { image } = await build(ctx);
     withRootfs(image, (root) => {
       assert.equal(readFileSync(path.join(root, 'opt/inside.txt'), 'utf8'), 'packed\n');
       assert.equal(readFileSync(path.join(root, 'zipped/inside.txt'), 'utf8'), 'packed\n');
       assert.equal(gunzipSync(readFileSync(path.join(root, 'plain/notes.gz'))).toString(), 'just notes\n');
+      assert.equal(readFileSync(path.join(root, 'bz/inside.txt'), 'utf8'), 'packed\n');
+      assert.equal(readFileSync(path.join(root, 'xz/inside.txt'), 'utf8'), 'packed\n');
+      assert.equal(execFileSync('xz', ['-dc', path.join(root, 'plain/notes.xz')]).toString(), 'xz notes\n');
       assert.equal(readFileSync(path.join(root, 'h.txt'), 'utf8'), 'from heredoc\n');
       assert.equal(readFileSync(path.join(root, 'etc/motd'), 'utf8'), 'hi there\n');
     });

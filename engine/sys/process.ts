@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { constants } from 'node:os';
-import type { Duplex } from 'node:stream';
+import { PassThrough, type Duplex, type Readable } from 'node:stream';
 import { SysError } from './sys-error.js';
 
 export interface RunResult {
@@ -45,6 +45,30 @@ export function runStatus(cmd: string, args: readonly string[]): Promise<RunResu
       else resolve({ stdout, stderr, exitCode: code });
     });
   });
+}
+
+/**
+ * `cmd args` as a stream of its stdout (a decompressor, say): the stream fails with a
+ * SysError carrying the program's stderr when it exits non-zero, and destroying it early
+ * kills the program.
+ */
+export function outputOf(cmd: string, args: readonly string[]): Readable {
+  const child = spawn(cmd, [...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => {
+    if (err.length < 4096) err += d.toString();
+  });
+  const out = new PassThrough();
+  child.stdout.pipe(out, { end: false });
+  child.on('error', (e: NodeJS.ErrnoException) => out.destroy(new SysError(cmd, args, e.code ?? 'ENOEXEC', e.message)));
+  child.on('close', (code, signal) => {
+    if (code === 0) out.end();
+    else if (!out.destroyed) out.destroy(new SysError(cmd, args, code === null ? `killed by ${signal ?? 'a signal'}` : `exit ${code}`, err.trim()));
+  });
+  out.on('close', () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  return out;
 }
 
 /**

@@ -36,7 +36,7 @@ import { BuildCache, stepKey } from './build-cache.js';
 import { BuildContext, cleanRel, type ContextSource } from './build-context.js';
 import { copyIntoRoot, type CopySource } from './copy-files.js';
 import { BUILD_PROJECT, runStep } from './run-step.js';
-import { fetchToFile, isArchive, isRemoteUrl } from './add-sources.js';
+import { archiveKind, fetchToFile, isRemoteUrl, tarStream, type ArchiveKind } from './add-sources.js';
 
 export interface BuildRequest {
   /** the build context directory */
@@ -353,22 +353,22 @@ class BuildRun {
     try {
       // every operand with the context it is read from: the build context (or --from root),
       // a download dir for ADD's URLs, a dir holding the heredoc files
-      const inputs: { ctx: BuildContext; source: ContextSource; unpack: boolean }[] = [];
+      const inputs: { ctx: BuildContext; source: ContextSource; unpack: ArchiveKind | undefined }[] = [];
       const remote = instr.kind === 'ADD' ? instr.sources.filter(isRemoteUrl) : [];
       const local = instr.sources.filter((s) => !remote.includes(s));
       if (local.length > 0) {
         for (const source of from.ctx.sources(local, where)) {
-          inputs.push({ ctx: from.ctx, source, unpack: instr.kind === 'ADD' && source.stats.isFile() && isArchive(source.hostPath) });
+          inputs.push({ ctx: from.ctx, source, unpack: instr.kind === 'ADD' && source.stats.isFile() ? await archiveKind(source.hostPath) : undefined });
         }
       }
       for (const url of remote) {
         const dir = fileDir('add');
-        inputs.push({ ctx: new BuildContext(dir), source: await fetchToFile(url, dir, where), unpack: false });
+        inputs.push({ ctx: new BuildContext(dir), source: await fetchToFile(url, dir, where), unpack: undefined });
       }
       if (instr.heredocs.length > 0) {
         const dir = fileDir('heredoc');
         const ctx = new BuildContext(dir);
-        for (const h of instr.heredocs) inputs.push({ ctx, source: writeHeredoc(dir, h), unpack: false });
+        for (const h of instr.heredocs) inputs.push({ ctx, source: writeHeredoc(dir, h), unpack: undefined });
       }
       const mode = instr.chmod !== undefined ? parseMode(instr.chmod, instr.location) : undefined;
       const checksum = inputs.map((i) => i.ctx.checksum([i.source])).join(',');
@@ -382,7 +382,7 @@ class BuildRun {
           const name = path.posix.basename(source.rel);
           if (unpack) {
             const unpacked = path.join(fileDir('unpack'), 'x');
-            await (await import('../layers/index.js')).extractLayer(source.hostPath, unpacked);
+            await (await import('../layers/index.js')).extractLayer(tarStream(source.hostPath, unpack), unpacked);
             const tree: ContextSource = { rel: '', hostPath: unpacked, stats: lstatSync(unpacked) };
             sources.push({ entries: new BuildContext(unpacked).walk(tree), name, isDir: true });
           } else {
