@@ -46,6 +46,7 @@ services:
       context: ./tool
   ghost:
     image: nosuch:1
+    pull_policy: never
 `;
 
 let dir: string;
@@ -149,7 +150,7 @@ describe('stack run', () => {
   test('a missing image is a clear error and nothing is made', () => {
     const r = stack(['run', '--rm', 'ghost', 'true']);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /^error: service "ghost": image nosuch:1 is not in the local store\n  hint: .*stack image import/);
+    assert.match(r.stderr, /^error: service "ghost": image nosuch:1 is not in the local store\n  hint: its pull_policy is never: .*import it/);
     assert.ok(!existsSync(path.join(paths.stateDir, 'containers')));
     assert.deepEqual(services.networks.list(), []);
   });
@@ -159,7 +160,7 @@ describe('stack run', () => {
       [['-t', '-T', 'svc'], /-t and -T contradict each other/],
       [['-d', '--rm', 'svc'], /--rm with --detach is not supported/],
       [['-e', '=x', 'svc'], /--env =x: missing the name before =/],
-      [['--pull', 'always', 'svc'], /--pull always is not supported/],
+      [['--pull', 'sometimes', 'svc'], /--pull sometimes: expected always, missing or never/],
       [['--name', 'bad/name', 'svc'], /invalid container name "bad\/name"/],
       [['-p', 'nonsense', 'svc'], /--publish nonsense: /],
     ];

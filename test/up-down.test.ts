@@ -173,7 +173,8 @@ services:
   });
 
   test('a missing image is an error before anything is made', () => {
-    const p = project('upnoimg', 'name: upnoimg\nservices:\n  a:\n    image: nothing-here:1\n');
+    // never pulled: the test contacts nothing beyond loopback
+    const p = project('upnoimg', 'name: upnoimg\nservices:\n  a:\n    image: nothing-here:1\n    pull_policy: never\n');
     const up = stack(p, 'up', '-d');
     assert.equal(up.code, 1);
     assert.match(up.stderr, /image nothing-here:1 is not in the local store/);
