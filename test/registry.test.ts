@@ -380,6 +380,36 @@ describe('registries', () => {
     assert.equal(sha256(readFileSync(path.join(out, img.layers[0]!.digest.slice('sha256:'.length)))), img.layers[0]!.digest);
   });
 
+  test('push: a blob larger than a chunk goes in PATCH chunks; one the registry holds in another repository is mounted, not sent', async () => {
+    const src = engine();
+    const ref = `${proxy.host}/chunks/app:v1`;
+    const img = await src.store.importRootfs(tinyRootfsTar(mkdtempSync(path.join(base, 'rootfs-'))), ref);
+    const layer = img.layers[0]!;
+    assert.ok(layer.size > 8192 && layer.size <= 12288, String(layer.size));
+    proxy.reset();
+    const events: PushEvent[] = [];
+    const pushed = await pushImage(src.store, src.registries, src.paths, ref, { chunkSize: 4096, onEvent: (e) => events.push(e) });
+    assert.equal(pushed.digest, img.manifestDigest);
+    const patches = proxy.requests.filter((r) => r.method === 'PATCH');
+    assert.equal(patches.length, 3, proxy.requests.map((r) => `${r.method} ${r.path}`).join('\n'));
+    assert.deepEqual(
+      events.flatMap((e) => (e.kind === 'blob' && e.digest === layer.digest && e.phase === 'uploading' ? [e.bytes] : [])),
+      [0, 4096, 8192, layer.size],
+    );
+    assert.equal((await engine().pull(ref)).image.id, img.id);
+
+    const copy = `${proxy.host}/chunks/copy:v1`;
+    await src.store.tag(ref, copy);
+    proxy.reset();
+    const mounted = await src.push(copy);
+    assert.equal(mounted.digest, img.manifestDigest);
+    assert.deepEqual(mounted.events.flatMap((e) => (e.kind === 'blob' && e.phase === 'mounted' ? [[e.digest, e.from]] : [])).sort(), [
+      [img.id, 'chunks/app'],
+      [layer.digest, 'chunks/app'],
+    ].sort());
+    assert.ok(!proxy.requests.some((r) => r.method === 'PATCH' || (r.method === 'PUT' && r.path.includes('/blobs/'))), 'a blob was sent again');
+  });
+
   test('layers the store holds are not downloaded again; an up-to-date pull fetches only the manifest', async () => {
     // the same generator gives both images their first two layers
     const a = await skopeoPush(plain, 'two', { layers: 2, bytesPerLayer: 8192, tag: 'v1' }, 'shared/a:v1');
@@ -631,7 +661,8 @@ describe('registries with TLS and auth', () => {
 
   test('bearer tokens: pull and push with tokens from the token server, one token per client and scope however many blobs', async () => {
     const creds = { user: 'bob', password: 'hunter2' };
-    const reg = await registry({ token: { credentials: creds } });
+    // bob may read private/ but not write to it
+    const reg = await registry({ token: { credentials: creds, authorize: (asked) => (asked.name.startsWith('private/') ? ['pull'] : asked.actions) } });
     const plain = await registry();
     const b = await skopeoPush(plain, 'three', { layers: 3, bytesPerLayer: 8192, tag: 'v1' }, 'shared/b:v1');
 
@@ -662,5 +693,11 @@ describe('registries with TLS and auth', () => {
     );
     const anonymous = await refused(engine().pull(ref), /^registry 127\.0\.0\.1:\d+ requires authentication$/, 'invalid');
     assert.match(anonymous.hint ?? '', /stack login/);
+
+    // (the scope may name team/app too: the blobs are known there, so the push asks to mount them)
+    const denied = `${reg.host}/private/app:v1`;
+    await src.store.tag(ref, denied);
+    const short = await refused(src.push(denied), /^registry 127\.0\.0\.1:\d+ denied bob repository:private\/app:pull,push( repository:team\/app:pull)? \(insufficient scope\)$/, 'invalid');
+    assert.match(short.hint ?? '', /lacks those rights/);
   });
 });
