@@ -58,10 +58,7 @@ export async function resolveServiceImage(store: ImageStore, project: Project, s
     try {
       return await opts.puller.pull(name, service.platform);
     } catch (e) {
-      if (!service.build || mode === 'never') {
-        if (!(e instanceof StackError)) throw e;
-        throw new StackError(`service "${service.name}": cannot pull image ${name}: ${e.message}`, { kind: e.kind, hint: e.hint, path: `services.${service.name}.image`, cause: e });
-      }
+      if (!service.build || mode === 'never') throw forService(service, e);
       opts.onPullFailed?.(e);
     }
   }
@@ -81,4 +78,10 @@ export async function resolveServiceImage(store: ImageStore, project: Project, s
         ? 'pulls are off (pull_policy: never, or --pull never): pull it first (stack pull), or load or import it (stack image load, stack image import)'
         : 'pull it (stack pull), load or import it (stack image load, stack image import), or give the service a build section',
   });
+}
+
+/** A pull's failure, naming the service it was for: `up` pulls for many at once. */
+function forService(service: Service, e: unknown): unknown {
+  if (!(e instanceof StackError)) return e;
+  return new StackError(`service "${service.name}": ${e.message}`, { kind: e.kind, hint: e.hint, path: `services.${service.name}.image`, cause: e });
 }

@@ -55,10 +55,23 @@ export class Authorizer {
     return this.headerFor([...wanted]);
   }
 
-  /** The error for a registry that keeps refusing what we send. */
-  denied(): StackError {
+  /**
+   * The error for a registry that keeps refusing what we send; `res`, its last refusal,
+   * may say the credentials were good but the access they give is not enough.
+   */
+  denied(res?: Response): StackError {
     const creds = this.credentials();
     const registry = this.transport.registry;
+    const short = res && parseChallenges(res.headers['www-authenticate']).find((c) => c.params.error === 'insufficient_scope');
+    if (short) {
+      const access = short.params.scope ?? 'the access this needs';
+      return creds
+        ? new StackError(`registry ${registry} denied ${creds.username} ${access} (insufficient scope)`, {
+            kind: 'invalid',
+            hint: `the account lacks those rights on the repository: ask for them, or use a repository it may write to`,
+          })
+        : new StackError(`registry ${registry} denied anonymous ${access} (insufficient scope)`, { kind: 'invalid', hint: `log in first: stack login ${registry}` });
+    }
     return creds
       ? new StackError(`registry ${registry} refused the credentials of ${creds.username}: unauthorized`, {
           kind: 'invalid',

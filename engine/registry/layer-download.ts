@@ -53,17 +53,37 @@ export async function downloadLayer(
     try {
       const hash = createHash('sha256');
       let total = 0;
+      let complete = false;
+      let downloadError: unknown;
       async function* counted(): AsyncGenerator<Buffer> {
-        for await (const chunk of blobBytes(client, repo, desc, ingest, have, out, progress, signal)) {
-          total += chunk.length;
-          if (total > desc.size) throw wrongSize(desc, 'more');
-          hash.update(chunk);
-          yield chunk;
+        try {
+          for await (const chunk of blobBytes(client, repo, desc, ingest, have, out, progress, signal)) {
+            total += chunk.length;
+            if (total > desc.size) throw wrongSize(desc, 'more');
+            hash.update(chunk);
+            yield chunk;
+          }
+          if (total !== desc.size) throw wrongSize(desc, total);
+          complete = true;
+        } catch (e) {
+          downloadError = e;
+          throw e;
         }
-        if (total !== desc.size) throw wrongSize(desc, total);
       }
+      const bytes = counted();
       const { extractLayer } = await import('../image/layers/index.js');
-      const { diffId } = await extractLayer(Readable.from(counted()), path.join(stage, 'diff'));
+      let diffId: string | undefined;
+      let unpackError: unknown;
+      try {
+        ({ diffId } = await extractLayer(Readable.from(borrowed(bytes)), path.join(stage, 'diff')));
+      } catch (e) {
+        if (downloadError !== undefined) throw downloadError;
+        unpackError = e;
+      }
+      // Damaged content usually breaks the gzip or tar stream before its end: the rest is
+      // read all the same, so that the digest can tell damage from a layer made wrongly.
+      // Whatever the unpacker left unread is read too (hashed and kept in the ingest file).
+      while (!complete && !(await bytes.next()).done);
       const digest = `sha256:${hash.digest('hex')}`;
       if (digest !== desc.digest) {
         throw new IntegrityError(`blob ${desc.digest} failed verification: its content hashes to ${digest}`, {
@@ -71,6 +91,7 @@ export async function downloadLayer(
           hint: 'the registry holds damaged content, or something between it and this machine changed it; nothing was stored',
         });
       }
+      if (unpackError !== undefined) throw unpackFailure(desc, unpackError);
       if (expectedDiffId !== undefined && diffId !== expectedDiffId) {
         throw new IntegrityError(`layer ${desc.digest} unpacks to ${diffId}, but the image config says ${expectedDiffId}`, {
           kind: 'invalid',
@@ -78,7 +99,7 @@ export async function downloadLayer(
         });
       }
       await new Promise<void>((resolve, reject) => out.end((e?: Error | null) => (e ? reject(e) : resolve())));
-      return store.installLayer(stage, ingest, { diffId, digest, size: desc.size, mediaType: desc.mediaType });
+      return store.installLayer(stage, ingest, { diffId: diffId!, digest, size: desc.size, mediaType: desc.mediaType });
     } catch (e) {
       rmSync(stage, { recursive: true, force: true });
       if (e instanceof IntegrityError) rmSync(ingest, { force: true });
@@ -86,6 +107,25 @@ export async function downloadLayer(
     } finally {
       if (!out.closed) out.destroy();
     }
+  });
+}
+
+/**
+ * The generator's values, without handing the generator over: a consumer that stops early
+ * (and so returns the iterator it was given) leaves it open for the caller to read on.
+ */
+async function* borrowed<T>(it: AsyncGenerator<T>): AsyncGenerator<T> {
+  for (let r = await it.next(); !r.done; r = await it.next()) yield r.value;
+}
+
+/** A blob that is what its manifest says but does not unpack: the image is broken, not the transfer. */
+function unpackFailure(desc: Descriptor, e: unknown): Error {
+  // the machine's trouble (a full disk, a failed syscall) is not the layer's: kept for the next try
+  if (e instanceof StackError && e.kind !== 'invalid') return e;
+  return new IntegrityError(`layer ${desc.digest} is not a valid layer: ${(e as Error).message}`, {
+    kind: 'invalid',
+    cause: e,
+    hint: 'its content is what the manifest names, so the image was made wrongly; nothing was stored',
   });
 }
 
@@ -116,6 +156,9 @@ async function* blobBytes(
       const res = await client.getBlob(repo, desc.digest, offset);
       // a registry that ignores Range starts over: drop what we have
       skip = offset - res.offset;
+      // a stalled body yields nothing to notice the abort with: ending it does
+      const stop = () => res.body.destroy(signal?.reason as Error);
+      signal?.addEventListener('abort', stop, { once: true });
       try {
         for await (const raw of res.body as AsyncIterable<Buffer>) {
           signal?.throwIfAborted();
@@ -132,13 +175,15 @@ async function* blobBytes(
           yield chunk;
         }
       } finally {
+        signal?.removeEventListener('abort', stop);
         if (!res.body.destroyed) res.body.destroy();
       }
       // the body ended early: go on from where it stopped
       if (offset < desc.size) throw Object.assign(new Error('the connection closed before the blob was complete'), { code: 'UND_ERR_SOCKET' });
     } catch (e) {
+      if (signal?.aborted) throw signal.reason;
       if (e instanceof RangeNotSatisfiable) throw wrongSize(desc, offset);
-      if (!isTransient(e) || ++failures >= ATTEMPTS || signal?.aborted) {
+      if (!isTransient(e) || ++failures >= ATTEMPTS) {
         if (e instanceof StackError) throw e;
         throw client.transport.networkError(e);
       }

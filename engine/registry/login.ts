@@ -4,7 +4,7 @@
  */
 import { StackError } from '../errors.js';
 import { CredentialStore, type Credentials } from './credentials.js';
-import { DOCKER_HUB } from './registry-hosts.js';
+import { DOCKER_HUB, registryConfig, type RegistryConfig } from './registry-hosts.js';
 import { RegistryClient } from './registry-client.js';
 
 /** `https://host:5000/v2/`, `host:5000`, or nothing (Docker Hub) -> the registry's name. */
@@ -15,11 +15,11 @@ export function registryOfServer(server: string | undefined): string {
   return host === 'index.docker.io' || host === 'registry-1.docker.io' ? DOCKER_HUB : host.toLowerCase();
 }
 
-export async function login(registry: string, creds: Credentials, store = new CredentialStore()): Promise<void> {
+export async function login(registry: string, creds: Credentials, store = new CredentialStore(), config: RegistryConfig = registryConfig()): Promise<void> {
   if (creds.username === '' || creds.password === '') {
     throw new StackError('a user name and a password are needed to log in', { hint: 'use -u USER and --password-stdin (or -p PASSWORD)' });
   }
-  const client = new RegistryClient(registry, { credentials: { get: () => creds } });
+  const client = new RegistryClient(registry, { config, credentials: { get: () => creds } });
   try {
     await client.checkLogin();
   } finally {

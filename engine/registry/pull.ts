@@ -6,6 +6,7 @@
  */
 import PQueue from 'p-queue';
 import { StackError } from '../errors.js';
+import { sha256 } from '../image/store/digest.js';
 import type { ImageStore, LayerRecord, StoredImage } from '../image/store/image-store.js';
 import { INDEX_TYPES, MANIFEST_TYPES, MEDIA, type Descriptor, type ImageIndex, type Manifest, type Platform } from '../image/store/oci-types.js';
 import { DEFAULT_TAG, familiarName, parseReference } from '../image/store/reference.js';
@@ -108,16 +109,21 @@ export async function pullImage(store: ImageStore, registries: Registries, paths
   return { image: stored, status: 'downloaded', digest: top.digest };
 }
 
+/** The config's bytes, verified; kept in memory until the image is committed, so a failed pull stores nothing. */
 async function fetchConfig(store: ImageStore, client: RegistryClient, repo: string, desc: Descriptor, shown: string): Promise<Buffer> {
   if (store.hasBlob(desc.digest)) return store.readBlob(desc.digest);
   const { body } = await client.getBlob(repo, desc.digest);
-  const bytes = Buffer.from(await body.toArray().then((chunks) => Buffer.concat(chunks as Buffer[])));
+  const bytes = Buffer.concat((await body.toArray()) as Buffer[]);
   if (bytes.length !== desc.size) {
     throw new StackError(`image ${shown}: config blob ${desc.digest} is ${bytes.length} bytes, not the ${desc.size} its manifest says`, { kind: 'invalid', hint: 'nothing was stored' });
   }
-  await store.writeBlob(bytes, desc.digest).catch((e: unknown) => {
-    throw new StackError(`image ${shown}: config blob ${desc.digest} failed verification`, { kind: 'invalid', cause: e, hint: 'nothing was stored' });
-  });
+  const digest = sha256(bytes);
+  if (digest !== desc.digest) {
+    throw new StackError(`image ${shown}: config blob ${desc.digest} failed verification: its content hashes to ${digest}`, {
+      kind: 'invalid',
+      hint: 'the registry holds damaged content, or something between it and this machine changed it; nothing was stored',
+    });
+  }
   return bytes;
 }
 

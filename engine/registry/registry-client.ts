@@ -176,11 +176,11 @@ export class RegistryClient {
     const res = await send(await this.auth.headers(scopes));
     if (res.status !== 401) return res;
     await res.body.dump();
-    if (opts.body !== undefined && opts.body !== null && !Buffer.isBuffer(opts.body)) throw this.auth.denied();
+    if (opts.body !== undefined && opts.body !== null && !Buffer.isBuffer(opts.body)) throw this.auth.denied(res);
     const again = await send(await this.auth.retryHeaders(res, scopes));
     if (again.status === 401) {
       await again.body.dump();
-      throw this.auth.denied();
+      throw this.auth.denied(again);
     }
     return again;
   }

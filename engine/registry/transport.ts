@@ -5,6 +5,7 @@
  * `Authorization` header never leaves the registry's origin (blob downloads are often
  * redirected to a storage service), and retries of transient failures.
  */
+import path from 'node:path';
 import { rootCertificates } from 'node:tls';
 import { Agent, EnvHttpProxyAgent, type Dispatcher } from 'undici';
 import { StackError } from '../errors.js';
@@ -39,6 +40,8 @@ export class Transport {
   private readonly dispatcher: Dispatcher;
   private readonly insecureDispatcher: Dispatcher | undefined;
   private readonly plainAllowed: boolean;
+  /** the engine's config dir: where the fix for an untrusted certificate goes */
+  private readonly configDir: string;
   /** TLS without verification: an insecure registry whose certificate failed verification */
   private unverified = false;
   private base: string | undefined;
@@ -58,6 +61,7 @@ export class Transport {
     // an insecure registry with a certificate we cannot verify is reached as docker does: unverified
     this.insecureDispatcher = allowsPlainHttp(registry, cfg) && !isLoopback(registry) ? new Agent({ ...options, connect: { ...connect, rejectUnauthorized: false } }) : undefined;
     this.plainAllowed = allowsPlainHttp(registry, cfg);
+    this.configDir = cfg.configDir;
   }
 
   /**
@@ -118,7 +122,10 @@ export class Transport {
       return new StackError(`the TLS certificate of registry ${this.registry} is not trusted: ${msg}`, {
         kind: 'system',
         cause: e,
-        hint: `put the CA that signed it at /etc/stack/certs.d/${this.registry}/ca.crt (STACK_CONFIG moves /etc/stack), or list the registry in registries.json "insecure-registries"`,
+        hint: `put the CA that signed it at ${path.join(this.configDir, 'certs.d', this.registry, 'ca.crt')}${
+          // loopback registries are verified whatever the list says
+          isLoopback(this.registry) ? '' : `, or list the registry in ${path.join(this.configDir, 'registries.json')} "insecure-registries"`
+        }`,
       });
     }
     const what = code === 'ECONNREFUSED' ? 'connection refused' : code === 'ENOTFOUND' || code === 'EAI_AGAIN' ? 'host not found' : msg;

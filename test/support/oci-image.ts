@@ -82,6 +82,26 @@ export async function makeMultiArchLayout(dir: string, opts: { tag?: string; lay
   return { tag, index, images };
 }
 
+/**
+ * An image of one layer holding a whole root filesystem (`tar`, uncompressed, e.g. a busybox
+ * root), with `cmd` as its command: one that engines can run.
+ */
+export function makeRootfsLayout(dir: string, tar: Buffer, opts: { tag?: string; cmd?: string[] } = {}): OciImage {
+  const tag = opts.tag ?? 'latest';
+  const platform = { architecture: 'amd64', os: 'linux' };
+  const diffIds = [sha256(tar)];
+  const layers = [writeBlob(dir, MEDIA.layer, gzipSync(tar))];
+  const config = writeBlob(dir, MEDIA.config, {
+    created: '1970-01-01T00:00:00Z',
+    ...platform,
+    config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: opts.cmd ?? ['sh'] },
+    rootfs: { type: 'layers', diff_ids: diffIds },
+  });
+  const manifest = writeBlob(dir, MEDIA.manifest, { schemaVersion: 2, mediaType: MEDIA.manifest, config, layers });
+  writeIndex(dir, { ...manifest, annotations: { 'org.opencontainers.image.ref.name': tag } });
+  return { tag, manifest, config, layers, diffIds, platform };
+}
+
 async function writeImage(dir: string, opts: LayoutOptions & { tag: string }): Promise<OciImage> {
   const platform = { architecture: opts.arch ?? 'amd64', os: 'linux' };
   const layers: Descriptor[] = [];
