@@ -240,7 +240,7 @@ describe('registries through the CLI', () => {
 
     proxy.reset();
     const never = await fails(['run', '--rm', '--no-deps', 'offline', 'true'], /^service "offline": image 127\.0\.0\.1:\d+\/skopeo\/busybox:absent is not in the local store$/, { cwd: proj });
-    assert.match(never.hint, /its pull_policy is never/);
+    assert.match(never.hint, /pulls are off \(pull_policy: never/);
     assert.equal(proxy.requests.length, 0);
 
     await ok(['down', '-t', '0'], { cwd: proj });

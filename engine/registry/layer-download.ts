@@ -50,6 +50,10 @@ export async function downloadLayer(
     const stage = store.stagingDir();
     // written by libuv's threads: the event loop stays free for hashing and extracting
     const out = createWriteStream(ingest, { flags: 'a' });
+    let writeError: Error | undefined;
+    out.on('error', (e) => (writeError ??= e));
+    // every write queued so far lands (or fails) before the file is adopted or removed
+    const closed = () => new Promise<void>((resolve) => (out.closed ? resolve() : (out.once('close', () => resolve()), out.end())));
     try {
       const hash = createHash('sha256');
       let total = 0;
@@ -98,14 +102,14 @@ export async function downloadLayer(
           hint: 'the image was assembled wrongly; nothing was stored',
         });
       }
-      await new Promise<void>((resolve, reject) => out.end((e?: Error | null) => (e ? reject(e) : resolve())));
+      await closed();
+      if (writeError) throw writeError;
       return store.installLayer(stage, ingest, { diffId: diffId!, digest, size: desc.size, mediaType: desc.mediaType });
     } catch (e) {
+      await closed();
       rmSync(stage, { recursive: true, force: true });
       if (e instanceof IntegrityError) rmSync(ingest, { force: true });
       throw e;
-    } finally {
-      if (!out.closed) out.destroy();
     }
   });
 }
@@ -169,7 +173,7 @@ async function* blobBytes(
             chunk = chunk.subarray(drop);
             if (chunk.length === 0) continue;
           }
-          if (!out.write(chunk)) await once(out, 'drain');
+          if (!out.write(chunk)) await once(out, 'drain', signal ? { signal } : {});
           offset += chunk.length;
           progress('downloading', offset);
           yield chunk;
