@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -20,14 +20,21 @@ function freshStore(): { store: ImageStore; root: string; dir: string } {
 }
 
 /** An overlay-format upper dir as a build step leaves it, on the store's filesystem. */
+/** A layer tree with fixed times: the same files make the same layer whenever they are written. */
 function upperDir(dir: string, files: Record<string, string>): string {
   const upper = mkdtempSync(path.join(dir, 'upper-'));
+  const paths = new Set<string>();
   for (const [rel, content] of Object.entries(files)) {
     mkdirSync(path.dirname(path.join(upper, rel)), { recursive: true });
     writeFileSync(path.join(upper, rel), content);
+    for (let p = rel; p !== '.'; p = path.dirname(p)) paths.add(p);
   }
+  // deepest first, so a file's time is set before its directory's
+  for (const rel of [...paths].sort((a, b) => b.split('/').length - a.split('/').length)) utimesSync(path.join(upper, rel), FIXED_TIME, FIXED_TIME);
   return upper;
 }
+
+const FIXED_TIME = new Date('2024-01-01T00:00:00Z');
 
 function childConfig(parent: StoredImage, diffIds: string[], extra: Partial<ImageConfigFile['config']> = {}): ImageConfigFile {
   return {
