@@ -7,6 +7,7 @@ import { loadProject } from '../../engine/index.js';
 import { StackError } from '../../engine/errors.js';
 import { serviceImageName } from '../../engine/image/service-image.js';
 import { ImageStore } from '../../engine/image/store/image-store.js';
+import { ImagePuller } from '../../engine/registry/image-puller.js';
 import { parseReference } from '../../engine/image/store/reference.js';
 import type { Project } from '../../engine/model/types.js';
 import { enginePaths } from '../../engine/runtime/paths.js';
@@ -37,24 +38,15 @@ export const pullCommand: Command = {
       .filter((s) => s.image !== undefined && !(options['ignore-buildable'] && s.build));
     if (targets.length === 0) return 0;
     const paths = enginePaths(ctx.env);
-    const store = ImageStore.open(paths);
-    const { Registries, pullImage } = await import('../../engine/registry/index.js');
-    const registries = new Registries();
     const progress = await transferProgressFor(options.quiet ? 'quiet' : options.progress, ctx.stderr, ctx.env);
-    const byImage = new Map<string, Promise<unknown>>();
+    // one pull per image, however many services use it
+    const puller = new ImagePuller(ImageStore.open(paths), paths, progress.onEvent);
     let failed = 0;
     try {
       await Promise.all(
         targets.map(async (s) => {
-          const image = s.image!;
-          const key = `${image}\0${s.platform ?? ''}`;
-          let p = byImage.get(key);
-          if (!p) {
-            p = pullImage(store, registries, paths, image, { ...(s.platform !== undefined && { platform: s.platform }), onEvent: progress.onEvent });
-            byImage.set(key, p);
-          }
           try {
-            await p;
+            await puller.pull(s.image!, s.platform);
           } catch (e) {
             // compose: a service that can build its image does not fail the pull
             if (!(e instanceof StackError) || !(s.build || options['ignore-pull-failures'])) throw e;
@@ -65,7 +57,7 @@ export const pullCommand: Command = {
       );
     } finally {
       await progress.finish();
-      await registries.close();
+      await puller.close();
     }
     return failed > 0 && !options['ignore-pull-failures'] && targets.every((s) => !s.build) ? 1 : 0;
   },

@@ -14,8 +14,7 @@ import type { EnginePaths } from '../runtime/paths.js';
 import { downloadLayer } from './layer-download.js';
 import { formatPlatform, hostPlatform, parsePlatform, selectManifest } from './platform.js';
 import { registryState } from './registry-state.js';
-import type { Registries } from './registries.js';
-import { splitRepository } from './registries.js';
+import { splitRepository, type Registries } from './registries.js';
 import type { RegistryClient } from './registry-client.js';
 
 export type PullEvent =
@@ -27,7 +26,7 @@ export interface PullOptions {
   /** os/arch[/variant]; the host's when not given */
   platform?: string;
   onEvent?: (e: PullEvent) => void;
-  /** layers fetched at once (docker's default is 3) */
+  /** layers fetched at once (default 5; docker's is 3) */
   concurrency?: number;
   signal?: AbortSignal;
 }
